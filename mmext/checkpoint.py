@@ -1,0 +1,195 @@
+"""Checkpoints that stay safe under torch's ``weights_only`` default.
+
+torch >= 2.6 unpickles checkpoints with ``weights_only=True``: only tensors,
+containers and an allow-list of globals may appear in the file. mmengine's own
+training checkpoints carry a few more objects (its message hub holds
+``HistoryBuffer`` objects with numpy arrays), so resume fails out of the box. This
+module, applied by ``import mmext``:
+
+* loads local checkpoints with ``weights_only=True`` and exactly the extra globals
+  mmengine checkpoints need, scoped to that load (never process-wide, never by
+  switching the safety off); any other pickled object is refused before it runs;
+* stops mmengine's ``HistoryBuffer`` from pickling its statistics functions (they
+  would need ``builtins.getattr``, which no safe loader can allow);
+* writes every local file atomically (temporary file, then rename), so an
+  interrupted checkpoint write never leaves a truncated file under the final name.
+"""
+import os
+import os.path as osp
+import pickle
+import tempfile
+import zipfile
+
+import numpy as np
+import torch
+from mmengine.fileio.backends import LocalBackend
+from mmengine.logging import HistoryBuffer
+from mmengine.runner.checkpoint import CheckpointLoader
+
+__all__ = [
+    'CHECKPOINT_SAFE_GLOBALS', 'CheckpointError', 'load_local_checkpoint',
+    'load_model_weights'
+]
+
+#: The globals, beyond torch's defaults, that mmengine/mmext checkpoints hold:
+#: message-hub buffers and the numpy arrays and scalars inside them.
+CHECKPOINT_SAFE_GLOBALS = [
+    HistoryBuffer,
+    np.ndarray,
+    np.dtype,
+    np.core.multiarray._reconstruct,
+    np.core.multiarray.scalar,
+    # numpy >= 1.25 pickles each dtype through its own class.
+    *(type(np.dtype(name)) for name in ('float64', 'float32', 'int64', 'int32')),
+]
+
+_DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
+
+
+class CheckpointError(RuntimeError):
+    """A checkpoint file that cannot be loaded, with the file and the reason."""
+
+
+def load_local_checkpoint(filename, map_location=None):
+    """Load a local checkpoint with ``weights_only=True``.
+
+    Args:
+        filename (str): Path of the checkpoint.
+        map_location: As in :func:`torch.load`.
+
+    Returns:
+        dict: The checkpoint (an mmext/mmengine, mmpretrain-style or plain state
+        dict file).
+
+    Raises:
+        FileNotFoundError: The file does not exist.
+        CheckpointError: The file holds a pickled object outside the allowed
+            globals (nothing in it is executed), or it is truncated or corrupt.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f'Checkpoint not found: {filename}')
+    try:
+        with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
+            return torch.load(
+                filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as e:
+        raise CheckpointError(_refusal_message(filename, e)) from None
+    except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
+        raise CheckpointError(
+            f'Checkpoint {filename} is truncated or corrupt and cannot be read '
+            f'({type(e).__name__}: {str(e).splitlines()[0]})') from None
+
+
+def _refusal_message(filename, error) -> str:
+    try:
+        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
+    except Exception:  # the listing is a courtesy; the refusal stands anyway
+        unsafe = []
+    disallowed = [name for name in unsafe if name not in _allowed_names()]
+    what = ', '.join(disallowed) if disallowed else 'objects torch refuses'
+    return (f'Refusing to load checkpoint {filename}: it contains pickled '
+            f'objects outside the allowed set ({what}). Unpickling them could '
+            'run arbitrary code, so nothing in the file was executed. Load only '
+            'files you trust; re-save a trusted file as a plain state_dict '
+            '(torch.save(model.state_dict(), path)) to use it here.')
+
+
+def _allowed_names():
+    return {f'{obj.__module__}.{obj.__qualname__}'
+            for obj in CHECKPOINT_SAFE_GLOBALS}
+
+
+def _history_buffer_getstate(self) -> dict:
+    """Pickle only custom statistics: the defaults are rebuilt on unpickling."""
+    state = {k: v for k, v in self.__dict__.items() if k != 'statistics_methods'}
+    custom = {
+        name: method
+        for name, method in self._statistics_methods.items()
+        if name not in _DEFAULT_STATISTICS
+    }
+    if custom:
+        state['statistics_methods'] = custom
+    return state
+
+
+def _atomic_put(self, obj: bytes, filepath) -> None:
+    """Write ``obj`` to ``filepath`` so that the file is whole or absent."""
+    filepath = str(filepath)
+    directory = osp.dirname(osp.abspath(filepath))
+    os.makedirs(directory, exist_ok=True)
+    fd, tmp_path = tempfile.mkstemp(
+        dir=directory, prefix='.' + osp.basename(filepath) + '.', suffix='.tmp')
+    try:
+        umask = os.umask(0)
+        os.umask(umask)
+        # mkstemp creates 0600; give the file the mode a plain open() would.
+        os.chmod(tmp_path, 0o666 & ~umask)
+        with os.fdopen(fd, 'wb') as f:
+            f.write(obj)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp_path, filepath)
+    except BaseException:
+        if osp.exists(tmp_path):
+            os.remove(tmp_path)
+        raise
+
+
+def apply_all() -> None:
+    """Install the safe loader, the lean HistoryBuffer state and atomic writes."""
+    CheckpointLoader.register_scheme(
+        prefixes='', loader=load_local_checkpoint, force=True)
+    # Upstream pickles its default statistics functions by qualified name.
+    if 'statistics_methods' in HistoryBuffer().__getstate__():
+        HistoryBuffer.__getstate__ = _history_buffer_getstate
+    LocalBackend.put = _atomic_put
+
+
+def load_model_weights(model, filename, map_location='cpu'):
+    """Load a checkpoint's weights into ``model``, requiring an exact fit.
+
+    Accepts mmext/mmengine checkpoints, mmpretrain-style ``{'meta',
+    'state_dict'}`` files and plain state dicts; a ``module.`` prefix left by
+    DataParallel is dropped.
+
+    Args:
+        model (nn.Module): The model (a wrapped model is unwrapped).
+        filename (str): The checkpoint file.
+        map_location: As in :func:`torch.load`.
+
+    Raises:
+        CheckpointError: Keys or shapes of the file do not fit the model; the
+            message lists the missing and unexpected keys.
+    """
+    from mmengine.model import is_model_wrapper
+
+    if is_model_wrapper(model):
+        model = model.module
+    checkpoint = load_local_checkpoint(filename, map_location)
+    state_dict = checkpoint.get('state_dict', checkpoint)
+    state_dict = {
+        (k[len('module.'):] if k.startswith('module.') else k): v
+        for k, v in state_dict.items()
+    }
+    try:
+        result = model.load_state_dict(state_dict, strict=False)
+    except RuntimeError as e:  # shape mismatches
+        raise CheckpointError(
+            f'Checkpoint {filename} does not fit {type(model).__name__}: '
+            f'{e}') from None
+    if result.missing_keys or result.unexpected_keys:
+        raise CheckpointError(
+            f'Checkpoint {filename} does not fit {type(model).__name__}: '
+            f'missing keys {_preview(result.missing_keys)}, unexpected keys '
+            f'{_preview(result.unexpected_keys)}')
+    return checkpoint
+
+
+def _preview(keys, limit=10):
+    shown = ', '.join(keys[:limit])
+    more = f' and {len(keys) - limit} more' if len(keys) > limit else ''
+    return f'[{shown}{more}]'
+
+
+apply_all()

@@ -1,0 +1,2 @@
+"""mmpretrain components: datasets and heads, registered in mmpretrain's registries."""
+from . import datasets  # noqa: F401

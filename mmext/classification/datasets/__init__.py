@@ -1,0 +1,3 @@
+from .sklearn_digits import SklearnDigits
+
+__all__ = ['SklearnDigits']

@@ -1,0 +1,5 @@
+"""Optical flow on mmengine, compatible with mmflow's configs and weights."""
+from . import datasets, evaluation, models  # noqa: F401
+from .structures import FlowDataSample
+
+__all__ = ['FlowDataSample']

@@ -1,0 +1,63 @@
+"""Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]``."""
+import argparse
+import os
+import os.path as osp
+
+from mmengine.config import DictAction
+from mmengine.evaluator import DumpResults
+
+import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
+from mmext.checkpoint import load_model_weights
+from mmext.engine import build_runner, cli_main, init_cpu_distributed, load_config
+
+
+def parse_args():
+    parser = argparse.ArgumentParser(description='Evaluate a checkpoint')
+    parser.add_argument('config', help='test config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='the dir to save logs and metrics')
+    parser.add_argument(
+        '--out', help='dump the predictions to this pickle file (.pkl)')
+    parser.add_argument(
+        '--cfg-options',
+        nargs='+',
+        action=DictAction,
+        help='override settings of the config, key=value pairs')
+    parser.add_argument(
+        '--launcher',
+        choices=['none', 'pytorch', 'slurm', 'mpi'],
+        default='none',
+        help='job launcher')
+    parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
+    args = parser.parse_args()
+    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    return args
+
+
+@cli_main
+def main():
+    args = parse_args()
+    if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
+        raise ValueError(f'--out must be a .pkl file, got {args.out}')
+    cfg = load_config(args.config, args.cfg_options)
+    cfg.launcher = args.launcher
+    if args.work_dir is not None:
+        cfg.work_dir = args.work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(args.config))[0])
+    # Weights are loaded below with an exact-fit check instead of load_from,
+    # which would only warn about missing or unexpected keys.
+    cfg.load_from = None
+    cfg.resume = False
+
+    init_cpu_distributed(cfg, args.launcher)
+    runner = build_runner(cfg)
+    load_model_weights(runner.model, args.checkpoint)
+    if args.out:
+        runner.test_evaluator.metrics.append(DumpResults(out_file_path=args.out))
+    runner.test()
+
+
+if __name__ == '__main__':
+    main()
