@@ -74,30 +74,40 @@ def load_local_checkpoint(filename, map_location=None):
             return torch.load(
                 filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as e:
-        raise CheckpointError(_refusal_message(filename, e)) from None
+        disallowed = _disallowed_globals(filename)
+        if disallowed:
+            raise CheckpointError(_refusal_message(filename, disallowed)) from None
+        raise _corrupt(filename, e) from None
     except (RuntimeError, EOFError, zipfile.BadZipFile, ValueError) as e:
-        raise CheckpointError(
-            f'Checkpoint {filename} is truncated or corrupt and cannot be read '
-            f'({type(e).__name__}: {str(e).splitlines()[0]})') from None
+        raise _corrupt(filename, e) from None
 
 
-def _refusal_message(filename, error) -> str:
+def _corrupt(filename, error):
+    detail = str(error).strip().splitlines()[0] if str(error).strip() else ''
+    return CheckpointError(
+        f'Checkpoint {filename} is truncated or corrupt and cannot be read '
+        f'({type(error).__name__}: {detail})')
+
+
+def _disallowed_globals(filename):
+    """The globals of a zip checkpoint beyond the allow-list, read without
+    unpickling anything."""
     try:
-        unsafe = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
-    except Exception:  # the listing is a courtesy; the refusal stands anyway
-        unsafe = []
-    disallowed = [name for name in unsafe if name not in _allowed_names()]
-    what = ', '.join(disallowed) if disallowed else 'objects torch refuses'
+        found = torch.serialization.get_unsafe_globals_in_checkpoint(filename)
+    except Exception:  # not a readable zip checkpoint: nothing to list
+        return []
+    allowed = {f'{obj.__module__}.{obj.__qualname__}'
+               for obj in CHECKPOINT_SAFE_GLOBALS}
+    return [name for name in found if name not in allowed]
+
+
+def _refusal_message(filename, disallowed) -> str:
     return (f'Refusing to load checkpoint {filename}: it contains pickled '
-            f'objects outside the allowed set ({what}). Unpickling them could '
-            'run arbitrary code, so nothing in the file was executed. Load only '
-            'files you trust; re-save a trusted file as a plain state_dict '
-            '(torch.save(model.state_dict(), path)) to use it here.')
-
-
-def _allowed_names():
-    return {f'{obj.__module__}.{obj.__qualname__}'
-            for obj in CHECKPOINT_SAFE_GLOBALS}
+            f'objects outside the allowed set ({", ".join(disallowed)}). '
+            'Unpickling them could run arbitrary code, so nothing in the file '
+            'was executed. Load only files you trust; re-save a trusted file '
+            'as a plain state_dict (torch.save(model.state_dict(), path)) to '
+            'use it here.')
 
 
 def _history_buffer_getstate(self) -> dict:

@@ -106,10 +106,156 @@ def _stand_in_for_mmcv_ext() -> None:
     APPLIED.append('mmcv_ext_stand_in')
 
 
+#: The scope, config package and module name mmcls 1.x took when it was renamed.
+_MMCLS_SUCCESSOR = 'mmpretrain'
+
+
+class _MMClsAliasFinder:
+    """Import hook making ``import mmcls[.x]`` return ``mmpretrain[.x]``.
+
+    The module object is shared, never re-executed, so each class is defined
+    and registered once, under mmpretrain's name.
+    """
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname != 'mmcls' and not fullname.startswith('mmcls.'):
+            return None
+        target = _MMCLS_SUCCESSOR + fullname[len('mmcls'):]
+        try:
+            target_spec = importlib.util.find_spec(target)
+        except ImportError:  # a parent of the target does not exist
+            return None
+        if target_spec is None:
+            return None
+        return importlib.machinery.ModuleSpec(
+            fullname,
+            self,
+            is_package=target_spec.submodule_search_locations is not None)
+
+    def create_module(self, spec):
+        return importlib.import_module(_MMCLS_SUCCESSOR +
+                                       spec.name[len('mmcls'):])
+
+    def exec_module(self, module):
+        """The target module is already executed."""
+
+
+def _map_mmcls_scope(scope):
+    return _MMCLS_SUCCESSOR if scope == 'mmcls' else scope
+
+
+def _alias_mmcls_to_mmpretrain() -> None:
+    """mmrazor 1.0.0 is written against mmcls 1.x, which is now mmpretrain.
+
+    Its shipped configs inherit ``mmcls::`` files and name ``mmcls.X`` types
+    and ``_scope_='mmcls'``; its models subclass ``mmcls.models`` classes
+    inside ``try: from mmcls... except ImportError`` blocks that otherwise
+    leave placeholders raising "`mmcls` is not installed properly" (e.g. the
+    SPOS SearchableShuffleNetV2 supernet). Where mmcls is not importable and
+    mmpretrain is, this aliases all three to mmpretrain: the module (a meta
+    path finder returning mmpretrain's modules, must precede
+    ``import mmrazor``), the config package (mmengine 0.10.7's
+    ``MODULE2PACKAGE``) and the registry scope (mmengine's
+    ``Registry.split_scope_key`` and ``switch_scope_and_registry``, also for
+    a ``default_scope='mmcls'``). Names mmpretrain renamed
+    (``ClsDataSample``, ``PackClsInputs``) stay missing. Nothing is imported
+    until mmcls is first used.
+    """
+    from mmengine.config import utils as config_utils
+    from mmengine.registry import DefaultScope, Registry
+
+    if any(isinstance(f, _MMClsAliasFinder) for f in sys.meta_path):
+        return
+    if (importlib.util.find_spec('mmcls') is not None
+            or importlib.util.find_spec(_MMCLS_SUCCESSOR) is None):
+        return
+    # First, so that no path finder builds a second copy of a submodule.
+    sys.meta_path.insert(0, _MMClsAliasFinder())
+    config_utils.MODULE2PACKAGE['mmcls'] = _MMCLS_SUCCESSOR
+
+    split_scope_key = Registry.split_scope_key
+
+    def split_aliased_scope_key(key):
+        scope, real_key = split_scope_key(key)
+        return _map_mmcls_scope(scope), real_key
+
+    switch_scope_and_registry = Registry.switch_scope_and_registry
+
+    def switch_aliased_scope_and_registry(self, scope):
+        if scope is None:
+            current = DefaultScope.get_current_instance()
+            if current is not None and current.scope_name == 'mmcls':
+                scope = _MMCLS_SUCCESSOR
+        return switch_scope_and_registry(self, _map_mmcls_scope(scope))
+
+    Registry.split_scope_key = staticmethod(split_aliased_scope_key)
+    Registry.switch_scope_and_registry = switch_aliased_scope_and_registry
+    APPLIED.append('mmcls_alias')
+
+
+def _betas_as_floats(optimizer_cls):
+    """A subclass of ``optimizer_cls`` that turns int betas into floats."""
+    import inspect
+
+    def __init__(self, params, *args, **kwargs):
+        if 'betas' in kwargs:
+            kwargs['betas'] = _floats(kwargs['betas'])
+        elif len(args) >= 2:  # (lr, betas, ...)
+            args = (args[0], _floats(args[1])) + args[2:]
+        optimizer_cls.__init__(self, params, *args, **kwargs)
+
+    __init__.__signature__ = inspect.signature(optimizer_cls.__init__)
+    return type(optimizer_cls.__name__, (optimizer_cls, ), {
+        '__init__': __init__,
+        '__module__': __name__,
+        '__qualname__': optimizer_cls.__qualname__,
+        '__doc__': optimizer_cls.__doc__,
+    })
+
+
+def _floats(betas):
+    return tuple(
+        float(b) if isinstance(b, int) and not isinstance(b, bool) else b
+        for b in betas)
+
+
+def _accept_int_adam_betas() -> None:
+    """torch >= 2.13's Adam/AdamW reject betas that are not all floats.
+
+    mmagic 1.2.0's StyleGAN2 configs (and older recipes) write
+    ``betas=(0, 0.99**r)``, which torch 2.13+ refuses with "betas must be
+    either both floats or both Tensors". Where a probe on a dummy parameter
+    shows that refusal, the optimizer's entry in mmengine 0.10.7's
+    ``OPTIMIZERS`` registry (the one every mmengine, mmpretrain, mmrazor and
+    mmagic constructor builds from) is replaced by a subclass that converts
+    int betas to floats; ``torch.optim`` itself is untouched.
+    """
+    import torch
+    from mmengine.optim.optimizer.builder import OPTIMIZERS
+
+    acted = False
+    probe = [torch.nn.Parameter(torch.zeros(1))]
+    for name in ('Adam', 'AdamW', 'Adamax', 'NAdam', 'RAdam'):
+        optimizer_cls = OPTIMIZERS.module_dict.get(name)
+        if optimizer_cls is None or optimizer_cls is not getattr(
+                torch.optim, name, None):
+            continue  # absent, or already replaced
+        try:
+            optimizer_cls(probe, betas=(0, 0.5))
+        except ValueError:
+            OPTIMIZERS.register_module(
+                name=name, module=_betas_as_floats(optimizer_cls), force=True)
+            acted = True
+    if acted:
+        APPLIED.append('int_adam_betas')
+
+
 def apply_all() -> None:
     """Apply every shim; each acts only where its name is still missing."""
     _restore_quantization_names()
     _stand_in_for_mmcv_ext()
+    _alias_mmcls_to_mmpretrain()
+    _accept_int_adam_betas()
 
 
 apply_all()

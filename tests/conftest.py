@@ -1,0 +1,27 @@
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+DIGITS_CONFIG = osp.join(REPO, 'tests', 'data', 'configs',
+                         'resnet18_1xb8-4it_digits-32px.py')
+
+
+def run_tool(*args, env=None, timeout=600):
+    """Run a command from the repo root; return the CompletedProcess."""
+    full_env = dict(os.environ, PYTHONPATH=REPO)
+    full_env.update(env or {})
+    return subprocess.run([str(a) for a in args],
+                          cwd=REPO,
+                          env=full_env,
+                          capture_output=True,
+                          text=True,
+                          timeout=timeout)
+
+
+@pytest.fixture
+def python():
+    return sys.executable
