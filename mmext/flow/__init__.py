@@ -1,5 +1,6 @@
 """Optical flow on mmengine, compatible with mmflow's configs and weights."""
 from . import datasets, evaluation, models  # noqa: F401
+from .data_preprocessor import FlowDataPreprocessor
 from .structures import FlowDataSample
 
-__all__ = ['FlowDataSample']
+__all__ = ['FlowDataPreprocessor', 'FlowDataSample']

@@ -3,6 +3,9 @@ from ..data_preprocessor import FlowDataPreprocessor
 from .base import FlowEstimator, InputPadder, build_component
 from .cost_volumes import CostVolume, DotProductCostVolume
 from .losses import SequenceLoss
+from .multilevel_epe import MultiLevelEPE
+from .pwcnet import (PWCModule, ContextNet, PWCNet, PWCNetDecoder,
+                     PWCNetEncoder, Warp)
 from .raft import (RAFT, ConvGRU, CorrelationPyramid, CorrLookup,
                    MotionEncoder, RAFTDecoder, RAFTEncoder, XHead)
 
@@ -10,5 +13,6 @@ __all__ = [
     'FlowDataPreprocessor', 'FlowEstimator', 'InputPadder', 'build_component',
     'CostVolume', 'DotProductCostVolume', 'SequenceLoss', 'RAFT',
     'RAFTEncoder', 'RAFTDecoder', 'CorrelationPyramid', 'CorrLookup',
-    'MotionEncoder', 'ConvGRU', 'XHead'
+    'MotionEncoder', 'ConvGRU', 'XHead', 'MultiLevelEPE', 'PWCNet',
+    'PWCNetEncoder', 'PWCNetDecoder', 'PWCModule', 'ContextNet', 'Warp'
 ]
