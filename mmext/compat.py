@@ -106,7 +106,7 @@ def _stand_in_for_mmcv_ext() -> None:
     APPLIED.append('mmcv_ext_stand_in')
 
 
-#: The scope, config package and module name mmcls 1.x took when it was renamed.
+#: What mmcls 1.x became: its module, config package and registry scope.
 _MMCLS_SUCCESSOR = 'mmpretrain'
 
 
@@ -161,6 +161,8 @@ def _alias_mmcls_to_mmpretrain() -> None:
     (``ClsDataSample``, ``PackClsInputs``) stay missing. Nothing is imported
     until mmcls is first used.
     """
+    import functools
+
     from mmengine.config import utils as config_utils
     from mmengine.registry import DefaultScope, Registry
 
@@ -175,12 +177,14 @@ def _alias_mmcls_to_mmpretrain() -> None:
 
     split_scope_key = Registry.split_scope_key
 
+    @functools.wraps(split_scope_key)
     def split_aliased_scope_key(key):
         scope, real_key = split_scope_key(key)
         return _map_mmcls_scope(scope), real_key
 
     switch_scope_and_registry = Registry.switch_scope_and_registry
 
+    @functools.wraps(switch_scope_and_registry)
     def switch_aliased_scope_and_registry(self, scope):
         if scope is None:
             current = DefaultScope.get_current_instance()
@@ -205,12 +209,16 @@ def _betas_as_floats(optimizer_cls):
         optimizer_cls.__init__(self, params, *args, **kwargs)
 
     __init__.__signature__ = inspect.signature(optimizer_cls.__init__)
-    return type(optimizer_cls.__name__, (optimizer_cls, ), {
+    # Named like torch's class in logs; found by pickle under `qualname`.
+    qualname = f'_FloatBetas{optimizer_cls.__name__}'
+    subclass = type(optimizer_cls.__name__, (optimizer_cls, ), {
         '__init__': __init__,
         '__module__': __name__,
-        '__qualname__': optimizer_cls.__qualname__,
+        '__qualname__': qualname,
         '__doc__': optimizer_cls.__doc__,
     })
+    globals()[qualname] = subclass
+    return subclass
 
 
 def _floats(betas):

@@ -3,6 +3,7 @@ import argparse
 import os
 import os.path as osp
 
+import torch
 from mmengine.config import DictAction
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
@@ -44,6 +45,9 @@ def parse_args():
     # torch.distributed.launch passes --local-rank; torchrun sets LOCAL_RANK.
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
+    if args.amp and not torch.cuda.is_available():
+        parser.error('--amp needs a CUDA device: mmengine\'s AmpOptimWrapper '
+                     'has no CPU mode')
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
     return args
 

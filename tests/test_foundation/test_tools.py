@@ -166,6 +166,15 @@ def test_bad_input_gives_one_line_error(case, tmp_path, monkeypatch, capsys):
     assert len(error_lines) == 1 and expected in error_lines[0], error_lines
 
 
+@pytest.mark.skipif(torch.cuda.is_available(), reason='checks the CPU refusal')
+def test_amp_without_cuda_is_a_usage_error(monkeypatch, capsys):
+    monkeypatch.setattr(sys, 'argv', [TRAIN, DIGITS_CONFIG, '--amp'])
+    with pytest.raises(SystemExit) as exit_info:
+        _load_tool(TRAIN).main()
+    assert exit_info.value.code == 2
+    assert '--amp needs a CUDA device' in capsys.readouterr().err
+
+
 def test_checkpoint_that_does_not_fit_names_the_keys(tmp_path):
     wrong = tmp_path / 'wrong.pth'
     torch.save({'state_dict': {'backbone.conv1.weight': torch.zeros(1)}}, str(wrong))

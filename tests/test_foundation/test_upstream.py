@@ -8,6 +8,7 @@ through ``pkg::`` and change only sizes and data.
 import copy
 import os
 import os.path as osp
+import pickle
 
 import numpy as np
 import pytest
@@ -170,7 +171,7 @@ def test_mmcls_config_package_resolves_to_mmpretrain(tmp_path):
 
 
 def test_mmrazor_cfg_path_model_from_mmcls_config():
-    """mmrazor's KD/pruning configs build models from ``cfg_path='mmcls::'``."""
+    """mmrazor's KD/pruning configs build models from ``cfg_path='mmcls::``."""
     import mmpretrain.models as mmpretrain_models
     from mmrazor.registry import MODELS as RAZOR_MODELS
 
@@ -290,6 +291,11 @@ def test_int_adam_betas_build_through_mmengine_and_match_torch():
     # Positional betas (params, lr, betas) are converted as well.
     optimizer = OPTIMIZERS.get('Adam')(probe, 0.1, (0, 0))
     assert optimizer.param_groups[0]['betas'] == (0.0, 0.0)
+    # Logged as torch's class, and pickles (e.g. for spawned workers).
+    assert type(optimizer).__name__ == 'Adam'
+    clone = pickle.loads(pickle.dumps(optimizer))
+    assert type(clone) is type(optimizer)
+    assert clone.param_groups[0]['betas'] == (0.0, 0.0)
 
 
 # --------------------------------------------------------------------------
