@@ -2,6 +2,7 @@
 from ..data_preprocessor import FlowDataPreprocessor
 from .base import FlowEstimator, InputPadder, build_component
 from .cost_volumes import CostVolume, DotProductCostVolume
+from .lcv import LearnableCostVolume
 from .losses import SequenceLoss
 from .multilevel_epe import MultiLevelEPE
 from .pwcnet import (PWCModule, ContextNet, PWCNet, PWCNetDecoder,
@@ -14,5 +15,6 @@ __all__ = [
     'CostVolume', 'DotProductCostVolume', 'SequenceLoss', 'RAFT',
     'RAFTEncoder', 'RAFTDecoder', 'CorrelationPyramid', 'CorrLookup',
     'MotionEncoder', 'ConvGRU', 'XHead', 'MultiLevelEPE', 'PWCNet',
-    'PWCNetEncoder', 'PWCNetDecoder', 'PWCModule', 'ContextNet', 'Warp'
+    'PWCNetEncoder', 'PWCNetDecoder', 'PWCModule', 'ContextNet', 'Warp',
+    'LearnableCostVolume'
 ]
