@@ -1,0 +1,20 @@
+# strucspars-p65_resnet50_8xb64-60e_in1k-sparsify.py
+# with 35% of the conv weights targeted
+# (paper: 17.2 M params, 3.12 GFLOPs, 76.82 top-1).
+# Export with --prune-ratio 0.35, then fine-tune with
+# strucspars-p35_resnet50_8xb64-120e-coslr_in1k-finetune.py.
+_base_ = ['./strucspars-p65_resnet50_8xb64-60e_in1k-sparsify.py']
+
+custom_hooks = [
+    dict(
+        type='mmrazor.PermutationUpdateHook',
+        start_iters=50,
+        epoch_iters=20,
+        interval=500,
+        interval_iters=5),
+    dict(
+        type='mmrazor.SparsityLambdaHook',
+        target_ratio=0.35,
+        delta=2e-6,
+        warmup_epochs=5),
+]

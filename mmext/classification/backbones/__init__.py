@@ -1,0 +1,4 @@
+"""mmpretrain backbones, registered in mmpretrain's MODELS."""
+from .cifar_resnet import CifarResNet
+
+__all__ = ['CifarResNet']
