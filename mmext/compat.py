@@ -258,12 +258,41 @@ def _accept_int_adam_betas() -> None:
         APPLIED.append('int_adam_betas')
 
 
+
+def _register_mmpretrain_clip() -> None:
+    """mmpretrain 1.2.0 registers its CLIP models only with its multi-modal extras.
+
+    Without pycocotools and transformers it registers placeholders for ``CLIP``
+    and ``CLIPZeroShot`` that raise "install mmpretrain[multimodal]" when built,
+    and leaves ``CLIPTransformer``/``CLIPProjection`` unregistered. CLIP needs
+    neither package (pycocotools serves COCO captioning; mmext's tokenizer is
+    offline), so the placeholders are dropped and mmpretrain's own ``clip``
+    package is imported, which registers the real classes.
+    """
+    from mmpretrain.registry import MODELS
+    import mmpretrain.models  # noqa: F401  (registers the placeholders, if any)
+
+    placeholders = [
+        name for name in ('CLIP', 'CLIPZeroShot')
+        # The placeholders are plain functions; the real entries are classes.
+        if name in MODELS.module_dict
+        and not isinstance(MODELS.module_dict[name], type)
+    ]
+    if not placeholders:
+        return
+    for name in placeholders:
+        del MODELS._module_dict[name]
+    importlib.import_module('mmpretrain.models.multimodal.clip')
+    APPLIED.append('mmpretrain_clip')
+
+
 def apply_all() -> None:
     """Apply every shim; each acts only where its name is still missing."""
     _restore_quantization_names()
     _stand_in_for_mmcv_ext()
     _alias_mmcls_to_mmpretrain()
     _accept_int_adam_betas()
+    _register_mmpretrain_clip()
 
 
 apply_all()

@@ -1,2 +1,2 @@
 """mmpretrain components: datasets and heads, registered in mmpretrain's registries."""
-from . import backbones, datasets  # noqa: F401
+from . import backbones, datasets, heads, text  # noqa: F401

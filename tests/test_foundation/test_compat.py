@@ -56,6 +56,16 @@ def test_mmcv_pure_pytorch_fallback_runs_with_the_stand_in():
     assert torch.equal(upfirdn2d(x, kernel), x)
 
 
+def test_mmpretrain_clip_is_registered_without_multimodal_extras():
+    from mmpretrain.models.multimodal.clip.clip import CLIPZeroShot
+    from mmpretrain.models.multimodal.clip.clip_transformer import \
+        CLIPTransformer
+    from mmpretrain.registry import MODELS
+
+    assert MODELS.get('CLIPZeroShot') is CLIPZeroShot
+    assert MODELS.get('CLIPTransformer') is CLIPTransformer
+
+
 def test_shims_are_idempotent():
     before = list(compat.APPLIED)
     compat.apply_all()

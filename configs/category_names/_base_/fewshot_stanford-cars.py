@@ -1,0 +1,36 @@
+# Name-initialised CLIP ViT-B/16 on Stanford Cars (196 models): k images per
+# class from the train split (FewShotDataset), the test split for evaluation;
+# CLIP's 224 px bicubic preprocessing.
+_base_ = ['./fewshot_in1k.py']
+
+train_dataloader = dict(
+    dataset=dict(
+        dataset=dict(
+            _delete_=True,
+            type='StanfordCars',
+            data_root='data/stanfordcars',
+            split='train',
+            pipeline={{_base_.train_pipeline}})))
+val_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='StanfordCars',
+        data_root='data/stanfordcars',
+        split='test',
+        pipeline={{_base_.test_pipeline}}))
+test_dataloader = val_dataloader
+
+data_preprocessor = dict(num_classes=196)
+
+# The dataset's own class names ("AM General Hummer SUV 2000", set by
+# DatasetClassNamesHook) with CLIP's Stanford Cars prompts.
+model = dict(
+    head=dict(
+        num_classes=196,
+        class_names=None,
+        templates=[
+            'a photo of a {}.', 'a photo of the {}.', 'a photo of my {}.',
+            'i love my {}!', 'a photo of my dirty {}.',
+            'a photo of my clean {}.', 'a photo of my new {}.',
+            'a photo of my old {}.'
+        ]))
