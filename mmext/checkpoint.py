@@ -9,11 +9,13 @@ module, applied by ``import mmext``:
 * loads local checkpoints with ``weights_only=True`` and exactly the extra globals
   mmengine checkpoints need, scoped to that load (never process-wide, never by
   switching the safety off); any other pickled object is refused before it runs;
-* stops mmengine's ``HistoryBuffer`` from pickling its statistics functions (they
-  would need ``builtins.getattr``, which no safe loader can allow);
+* stops mmengine's ``HistoryBuffer`` and parameter schedulers from pickling
+  functions and bound methods (they would need ``builtins.getattr``, which no
+  safe loader can allow; both are rebuilt when the object is constructed);
 * writes every local file atomically (temporary file, then rename), so an
   interrupted checkpoint write never leaves a truncated file under the final name.
 """
+import inspect
 import os
 import os.path as osp
 import pickle
@@ -24,6 +26,7 @@ import numpy as np
 import torch
 from mmengine.fileio.backends import LocalBackend
 from mmengine.logging import HistoryBuffer
+from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
 from mmengine.runner.checkpoint import CheckpointLoader
 
 __all__ = [
@@ -123,6 +126,17 @@ def _history_buffer_getstate(self) -> dict:
     return state
 
 
+def _scheduler_state_dict(self) -> dict:
+    """Scheduler state without the functions chosen at construction (e.g.
+    OneCycle's ``anneal_func``), which the constructor rebuilds from plain
+    settings that are saved."""
+    return {
+        key: value
+        for key, value in self.__dict__.items()
+        if key != 'optimizer' and not inspect.isroutine(value)
+    }
+
+
 def _atomic_put(self, obj: bytes, filepath) -> None:
     """Write ``obj`` to ``filepath`` so that the file is whole or absent."""
     filepath = str(filepath)
@@ -147,12 +161,13 @@ def _atomic_put(self, obj: bytes, filepath) -> None:
 
 
 def apply_all() -> None:
-    """Install the safe loader, the lean HistoryBuffer state and atomic writes."""
+    """Install the safe loader, the lean pickled states and atomic writes."""
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_local_checkpoint, force=True)
     # Upstream pickles its default statistics functions by qualified name.
     if 'statistics_methods' in HistoryBuffer().__getstate__():
         HistoryBuffer.__getstate__ = _history_buffer_getstate
+    _ParamScheduler.state_dict = _scheduler_state_dict
     LocalBackend.put = _atomic_put
 
 

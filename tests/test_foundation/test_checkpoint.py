@@ -63,6 +63,25 @@ def test_history_buffer_pickles_without_functions():
     assert restored.mean() == 1.5 and restored.max() == 2.0
 
 
+def test_one_cycle_scheduler_state_loads_with_weights_only(tmp_path):
+    from mmengine.optim.scheduler import OneCycleLR
+
+    optimizer = torch.optim.AdamW(torch.nn.Linear(2, 2).parameters(), lr=4e-4)
+    scheduler = OneCycleLR(optimizer, eta_max=4e-4, total_steps=100)
+    for _ in range(3):
+        optimizer.step()
+        scheduler.step()
+    path = str(tmp_path / 'ckpt.pth')
+    save_checkpoint({'param_schedulers': [scheduler.state_dict()]}, path)
+    state = load_local_checkpoint(path)['param_schedulers'][0]
+    assert 'anneal_func' not in state
+
+    resumed = OneCycleLR(optimizer, eta_max=4e-4, total_steps=100)
+    resumed.load_state_dict(state)
+    assert resumed.last_step == scheduler.last_step
+    assert resumed.anneal_func is scheduler.anneal_func
+
+
 def test_hostile_checkpoint_is_refused_and_its_code_never_runs(tmp_path):
     marker = tmp_path / 'pwned'
     path = tmp_path / 'hostile.pth'
