@@ -25,3 +25,15 @@ def run_tool(*args, env=None, timeout=600):
 @pytest.fixture
 def python():
     return sys.executable
+
+
+@pytest.fixture(autouse=True)
+def _isolated_default_scope():
+    """Runners and ``init_default_scope`` leave their scope current, and every
+    later registry lookup would search that scope: undo it after each test."""
+    from mmengine.registry import DefaultScope
+
+    saved = dict(DefaultScope._instance_dict)
+    yield
+    DefaultScope._instance_dict.clear()
+    DefaultScope._instance_dict.update(saved)

@@ -17,7 +17,7 @@ import torch.nn.functional as F
 import mmext  # noqa: F401  (compatibility layer first)
 from mmengine.config import Config
 from mmengine.hooks import Hook
-from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.registry import init_default_scope
 from mmengine.runner import BaseLoop
 from mmext.checkpoint import CheckpointError
 from mmext.classification.datasets import FewShotDataset
@@ -36,12 +36,8 @@ WIDTH, PROJ, CONTEXT = 32, 24, 32
 
 @pytest.fixture(autouse=True)
 def _mmpretrain_scope():
-    """Build in mmpretrain's scope (as its configs do); restore afterwards."""
-    saved = dict(DefaultScope._instance_dict)
+    """Build in mmpretrain's scope, as its configs do (conftest restores it)."""
     init_default_scope('mmpretrain')
-    yield
-    DefaultScope._instance_dict.clear()
-    DefaultScope._instance_dict.update(saved)
 
 
 @pytest.fixture(scope='module')

@@ -29,15 +29,6 @@ SPOS_CONFIG = osp.join(CONFIGS, 'spos_shufflenet_supernet_8xb128_in1k_tiny.py')
 STYLEGAN2_CONFIG = osp.join(CONFIGS, 'stylegan2_c2_8xb4_tiny-32px.py')
 
 
-@pytest.fixture(autouse=True)
-def _keep_default_scope():
-    """Runner and register_all_modules leave their scope current: undo it."""
-    saved = list(DefaultScope._instance_dict.items())
-    yield
-    DefaultScope._instance_dict.clear()
-    DefaultScope._instance_dict.update(saved)
-
-
 def _write_images(folder, names, size, seed=0):
     import cv2
     rng = np.random.default_rng(seed)
