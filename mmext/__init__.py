@@ -7,4 +7,4 @@ from . import compat  # noqa: F401  (must run before the upstream packages impor
 from . import checkpoint, registry  # noqa: F401
 
 __version__ = '0.1.0'
-from . import classification, flow, razor  # noqa: F401,E402
+from . import classification, flow, generation, razor  # noqa: F401,E402

@@ -30,10 +30,12 @@ def python():
 @pytest.fixture(autouse=True)
 def _isolated_default_scope():
     """Runners and ``init_default_scope`` leave their scope current, and every
-    later registry lookup would search that scope: undo it after each test."""
+    later registry lookup would search that scope: each test starts with none
+    (a test that needs one sets it) and the previous state is put back."""
     from mmengine.registry import DefaultScope
 
     saved = dict(DefaultScope._instance_dict)
+    DefaultScope._instance_dict.clear()
     yield
     DefaultScope._instance_dict.clear()
     DefaultScope._instance_dict.update(saved)

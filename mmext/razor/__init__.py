@@ -1,3 +1,3 @@
 """mmrazor components: algorithms, hooks and ops registered in mmrazor's
 registries."""
-from . import strucspars  # noqa: F401
+from . import flownas, strucspars  # noqa: F401

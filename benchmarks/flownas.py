@@ -1,0 +1,239 @@
+"""FlowNAS costs: supernet training step, search throughput, searched encoders.
+
+``python benchmarks/flownas.py [--repeats 3] [--out results.json]``
+
+Ratios come from one run on one machine (a shared CPU is noisy; the compared
+measurements alternate inside every repeat and the medians are compared).
+
+1. Training step: one FlowNAS supernet step (teacher encoders once; largest,
+   smallest and two random subnets forward and backward; one optimizer step)
+   against one step of the fixed RAFT, both built from the FlyingChairs
+   recipes (mmflow's RAFT, 12 iterations), on a batch of 2 FlyingShapes pairs
+   of ``--train-size``.
+2. Search: a FlowNASSearchLoop of one generation over a randomly initialised
+   supernet of that RAFT (population ``--population``, at most
+   ``--params-limit`` M parameters, 12 refinement iterations) on
+   ``--val-pairs`` FlyingShapes pairs of ``--val-size``: candidates evaluated
+   per minute of search wall time, and constraint checks per minute.
+3. Encoders: latency (no-grad forward of one image of ``--encoder-size``) and
+   parameters of the feature encoders of FlowNAS-RAFT-S and -K against RAFT's.
+"""
+import argparse
+import json
+import os.path as osp
+import statistics
+import sys
+import tempfile
+import time
+
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.optim import OptimWrapper
+from mmengine.registry import DefaultScope, init_default_scope
+from mmengine.runner import Runner
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, REPO)
+
+import mmext  # noqa: E402,F401
+from mmext.razor.flownas import FlowNASSearchLoop  # noqa: E402
+from mmext.registry import DATASETS, MODELS  # noqa: E402
+
+CONFIGS = osp.join(REPO, 'configs')
+SUPERNET = osp.join(CONFIGS, 'flownas',
+                    'flownas-raft_supernet_8xb2-100k_flyingchairs-368x496.py')
+PUBLISHED = {
+    name: osp.join(CONFIGS, 'flownas',
+                   f'flownas-raft-{name}_8xb2-100k_flyingchairs-368x496.py')
+    for name in ('s', 'k')
+}
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument('--repeats', type=int, default=3)
+    parser.add_argument('--train-size', type=int, nargs=2, default=(64, 96))
+    parser.add_argument('--val-size', type=int, nargs=2, default=(96, 128))
+    parser.add_argument('--val-pairs', type=int, default=4)
+    parser.add_argument('--population', type=int, default=6)
+    parser.add_argument('--params-limit', type=float, default=5.5)
+    parser.add_argument(
+        '--encoder-size', type=int, nargs=2, default=(368, 496))
+    parser.add_argument('--threads', type=int, default=1)
+    parser.add_argument('--out', help='also write the results as JSON here')
+    return parser.parse_args()
+
+
+def shapes(split, size, num):
+    return dict(
+        type='FlyingShapes',
+        num_samples=num,
+        split=split,
+        img_size=tuple(size),
+        pipeline=[dict(type='PackFlowInputs')])
+
+
+def supernet_cfg():
+    cfg = Config.fromfile(SUPERNET)
+    cfg.model.teacher_ckpt = None
+    return cfg
+
+
+def timed(fn):
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def train_steps(args):
+    """Median seconds of a supernet step and of a fixed RAFT step."""
+    cfg = supernet_cfg()
+    flownas = MODELS.build(cfg.model)
+    flownas.init_weights()
+    raft = MODELS.build(cfg.model.architecture)
+    raft.init_weights()
+    with DefaultScope.overwrite_default_scope('mmext'):
+        dataset = DATASETS.build(shapes('train', args.train_size, 2))
+    batch = pseudo_collate([dataset[0], dataset[1]])
+
+    def wrapper(model):
+        params = [p for p in model.parameters() if p.requires_grad]
+        return OptimWrapper(torch.optim.AdamW(params, lr=1e-4))
+
+    steps = {
+        'supernet': (flownas, wrapper(flownas)),
+        'raft': (raft, wrapper(raft))
+    }
+    times = {name: [] for name in steps}
+    for repeat in range(args.repeats + 1):
+        order = list(steps) if repeat % 2 else list(steps)[::-1]
+        for name in order:
+            model, optim_wrapper = steps[name]
+            model.train()
+            seconds = timed(lambda: model.train_step(batch, optim_wrapper))
+            if repeat:  # the first round warms up
+                times[name].append(seconds)
+    return {name: statistics.median(t) for name, t in times.items()}
+
+
+def search_rate(args):
+    """Evaluations and constraint checks per minute of a one-generation
+    search."""
+    cfg = supernet_cfg()
+    val = dict(
+        batch_size=1,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=shapes('val', args.val_size, args.val_pairs))
+    with tempfile.TemporaryDirectory() as work_dir:
+        runner = Runner.from_cfg(
+            Config(
+                dict(
+                    default_scope='mmext',
+                    model=cfg.model,
+                    work_dir=work_dir,
+                    train_dataloader=dict(
+                        val, dataset=shapes('train', args.val_size, 2)),
+                    optim_wrapper=dict(
+                        optimizer=dict(type='AdamW', lr=1e-4)),
+                    train_cfg=dict(
+                        type='mmrazor.FlowNASSearchLoop',
+                        dataloader=val,
+                        evaluator=dict(type='EndPointError'),
+                        max_epochs=1,
+                        num_candidates=args.population,
+                        top_k=2,
+                        num_mutation=0,
+                        num_crossover=0,
+                        constraints_range=dict(params=(0.,
+                                                       args.params_limit)),
+                        estimator_cfg=dict(
+                            type='mmrazor.FlowResourceEstimator',
+                            input_shape=(1, 6, *args.val_size))),
+                    log_level='WARNING')))
+        checks = []
+        check = FlowNASSearchLoop._check_constraints
+
+        def counted(loop, *a, **k):
+            checks.append(1)
+            return check(loop, *a, **k)
+
+        FlowNASSearchLoop._check_constraints = counted
+        try:
+            seconds = timed(runner.train)
+        finally:
+            FlowNASSearchLoop._check_constraints = check
+        evaluated = runner.train_loop.num_evaluated
+    return dict(
+        seconds=seconds,
+        evaluated=evaluated,
+        checks=len(checks),
+        evaluated_per_minute=60 * evaluated / seconds,
+        checks_per_minute=60 * len(checks) / seconds)
+
+
+@torch.no_grad()
+def encoders(args):
+    """Latency (ms) and parameters (M) of the three feature encoders."""
+    models = {
+        'RAFT':
+        MODELS.build(Config.fromfile(SUPERNET).model.architecture.encoder)
+    }
+    for name, path in PUBLISHED.items():
+        models[f'FlowNAS-RAFT-{name.upper()}'] = MODELS.build(
+            Config.fromfile(path).model.encoder)
+    image = torch.rand(1, 3, *args.encoder_size) * 2 - 1
+    times = {name: [] for name in models}
+    for repeat in range(args.repeats + 1):
+        for name, model in models.items():
+            model.eval()
+            seconds = timed(lambda: model(image))
+            if repeat:
+                times[name].append(seconds)
+    return {
+        name: dict(
+            latency_ms=1000 * statistics.median(times[name]),
+            params_m=sum(p.numel() for p in model.parameters()) / 1e6)
+        for name, model in models.items()
+    }
+
+
+def main():
+    args = parse_args()
+    torch.set_num_threads(args.threads)
+    torch.manual_seed(0)
+    init_default_scope('mmext')
+    results = dict(
+        train_step=train_steps(args),
+        search=search_rate(args),
+        encoders=encoders(args))
+    step = results['train_step']
+    search = results['search']
+    print(f'Training step ({args.train_size[0]}x{args.train_size[1]}, '
+          f'batch 2): supernet {step["supernet"]:.2f} s, RAFT '
+          f'{step["raft"]:.2f} s, ratio '
+          f'{step["supernet"] / step["raft"]:.2f}')
+    print(f'Search ({args.val_pairs} pairs of {args.val_size[0]}x'
+          f'{args.val_size[1]}, <= {args.params_limit} M): '
+          f'{search["evaluated"]} candidates evaluated and '
+          f'{search["checks"]} constraint checks in '
+          f'{search["seconds"]:.0f} s = '
+          f'{search["evaluated_per_minute"]:.1f} candidates/min')
+    print(f'Feature encoders at {args.encoder_size[0]}x'
+          f'{args.encoder_size[1]}:')
+    raft = results['encoders']['RAFT']
+    print('| encoder | latency (ms) | vs RAFT | params (M) | vs RAFT |')
+    print('|---|---|---|---|---|')
+    for name, r in results['encoders'].items():
+        print(f'| {name} | {r["latency_ms"]:.0f} | '
+              f'{r["latency_ms"] / raft["latency_ms"]:.2f} | '
+              f'{r["params_m"]:.3f} | '
+              f'{r["params_m"] / raft["params_m"]:.2f} |')
+    if args.out:
+        with open(args.out, 'w') as f:
+            json.dump(results, f, indent=1)
+
+
+if __name__ == '__main__':
+    main()

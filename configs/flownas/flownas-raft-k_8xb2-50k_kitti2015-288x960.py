@@ -1,0 +1,34 @@
+# FlowNAS-RAFT-K (found by the search on KITTI 2015): RAFT whose feature
+# and context encoders have this FlowNAS architecture,
+# trained on RAFT's KITTI 2015 fine-tuning recipe.
+_base_ = ['../raft/raft_8xb2-50k_kitti2015-288x960.py']
+
+custom_imports = dict(
+    imports=['mmext', 'mmext.razor.flownas'], allow_failed_imports=False)
+
+flownas_raft_k = dict(
+    widths=[64, 72, 88, 104, 120, 136],
+    depths=[2, 1, 1, 2, 2, 1],
+    kernel_sizes=[3, 5, 3, 5, 5, 5],
+    expand_ratios=[1, 4, 6, 5, 6, 6])
+encoder_init = dict(
+    type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu')
+model = dict(
+    encoder=dict(
+        _delete_=True,
+        type='FlowNASEncoder',
+        in_channels=3,
+        out_channels=256,
+        norm_cfg=dict(type='IN'),
+        init_cfg=encoder_init,
+        **flownas_raft_k),
+    cxt_encoder=dict(
+        _delete_=True,
+        type='FlowNASEncoder',
+        in_channels=3,
+        out_channels=256,
+        norm_cfg=dict(type='SyncBN'),
+        init_cfg=encoder_init,
+        **flownas_raft_k))
+
+load_from = 'work_dirs/flownas-raft-k_8xb2-100k_mixed-368x768/iter_100000.pth'  # noqa

@@ -1,0 +1,32 @@
+# FlowNAS-RAFT-S (found by the search on Sintel clean): RAFT whose feature
+# and context encoders have this FlowNAS architecture,
+# trained on RAFT's FlyingChairs recipe, from scratch.
+_base_ = ['../raft/raft_8xb2-100k_flyingchairs-368x496.py']
+
+custom_imports = dict(
+    imports=['mmext', 'mmext.razor.flownas'], allow_failed_imports=False)
+
+flownas_raft_s = dict(
+    widths=[64, 72, 96, 104, 120, 136],
+    depths=[2, 2, 2, 1, 2, 1],
+    kernel_sizes=[3, 3, 5, 3, 5, 5],
+    expand_ratios=[1, 2, 5, 5, 6, 6])
+encoder_init = dict(
+    type='Kaiming', layer='Conv2d', mode='fan_out', nonlinearity='relu')
+model = dict(
+    encoder=dict(
+        _delete_=True,
+        type='FlowNASEncoder',
+        in_channels=3,
+        out_channels=256,
+        norm_cfg=dict(type='IN'),
+        init_cfg=encoder_init,
+        **flownas_raft_s),
+    cxt_encoder=dict(
+        _delete_=True,
+        type='FlowNASEncoder',
+        in_channels=3,
+        out_channels=256,
+        norm_cfg=dict(type='SyncBN'),
+        init_cfg=encoder_init,
+        **flownas_raft_s))

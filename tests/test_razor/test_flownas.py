@@ -1,0 +1,480 @@
+"""FlowNAS: the searchable encoder, supernet training with feature alignment
+distillation, the constrained search and the export to a standalone RAFT.
+
+Everything runs on 32x32 pairs with a small three-level RAFT (RAFT-S's
+update block, two refinement iterations) as supernet decoder and teacher, so
+that the whole file stays within a minute and a half on two CPU cores.
+"""
+import copy
+import json
+import os.path as osp
+import random
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.dataset import pseudo_collate
+from mmengine.optim import OptimWrapper
+from mmengine.registry import DefaultScope
+from mmengine.runner import Runner
+
+import mmext  # noqa: F401
+from mmext.checkpoint import load_model_weights
+from mmext.razor.flownas import (FLOWNAS_SEARCH_SPACE, FlowNAS,
+                                 FlowNASEncoder, FlowNASSearchLoop,
+                                 FlowResourceEstimator, export_subnet,
+                                 write_static_raft)
+from mmext.registry import DATASETS
+from mmext.registry import MODELS as MMEXT_MODELS
+from mmrazor.registry import MODELS as RAZOR_MODELS
+from tests.conftest import REPO
+
+CONFIGS = osp.join(REPO, 'configs', 'flownas')
+
+#: The published architectures, as the spec states them.
+PUBLISHED = {
+    'flownas-raft-s_8xb2-100k_flyingchairs-368x496.py':
+    dict(
+        widths=[64, 72, 96, 104, 120, 136],
+        depths=[2, 2, 2, 1, 2, 1],
+        kernel_sizes=[3, 3, 5, 3, 5, 5],
+        expand_ratios=[1, 2, 5, 5, 6, 6]),
+    'flownas-raft-k_8xb2-100k_flyingchairs-368x496.py':
+    dict(
+        widths=[64, 72, 88, 104, 120, 136],
+        depths=[2, 1, 1, 2, 2, 1],
+        kernel_sizes=[3, 5, 3, 5, 5, 5],
+        expand_ratios=[1, 4, 6, 5, 6, 6]),
+}
+
+TINY_RAFT = dict(
+    type='mmext.RAFT',
+    num_levels=3,
+    radius=3,
+    cxt_channels=64,
+    h_channels=96,
+    encoder=dict(
+        type='RAFTEncoder',
+        in_channels=3,
+        out_channels=128,
+        net_type='Small',
+        norm_cfg=dict(type='IN')),
+    cxt_encoder=dict(
+        type='RAFTEncoder',
+        in_channels=3,
+        out_channels=160,
+        net_type='Small',
+        norm_cfg=dict(type='BN')),
+    decoder=dict(
+        type='RAFTDecoder',
+        net_type='Small',
+        num_levels=3,
+        radius=3,
+        iters=2,
+        gru_type='Conv',
+        feat_channels=128,
+        flow_loss=dict(type='SequenceLoss'),
+        act_cfg=dict(type='ReLU')),
+    test_cfg=dict(iters=2))
+
+SHAPES = dict(
+    type='FlyingShapes',
+    num_samples=2,
+    img_size=(32, 32),
+    pipeline=[dict(type='PackFlowInputs')])
+
+
+@pytest.fixture(scope='module', autouse=True)
+def one_thread():
+    """Two threads on two shared cores are slower than one."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def flownas_cfg(teacher=TINY_RAFT):
+    shared = Config.fromfile(osp.join(CONFIGS, '_base_', 'flownas.py'))
+    return dict(
+        type='FlowNAS',
+        architecture=copy.deepcopy(TINY_RAFT),
+        encoder=shared.flownas_encoder.to_dict(),
+        teacher=teacher,
+        distiller=shared.flownas_distiller.to_dict())
+
+
+def build_flownas(seed=0, **kwargs):
+    torch.manual_seed(seed)
+    algorithm = RAZOR_MODELS.build(dict(flownas_cfg(), **kwargs))
+    algorithm.init_weights()
+    return algorithm
+
+
+@pytest.fixture(scope='module')
+def flownas():
+    return build_flownas()
+
+
+@pytest.fixture(scope='module')
+def batch():
+    with DefaultScope.overwrite_default_scope('mmext'):
+        dataset = DATASETS.build(dict(SHAPES, split='train'))
+    return pseudo_collate([dataset[0], dataset[1]])
+
+
+def largest(space=FLOWNAS_SEARCH_SPACE):
+    return {key: [c[-1] for c in choices] for key, choices in space.items()}
+
+
+def smallest(space=FLOWNAS_SEARCH_SPACE):
+    return {key: [c[0] for c in choices] for key, choices in space.items()}
+
+
+def encoder_params(arch, affine_norm, stem=64, out_channels=256):
+    """Parameters of a FlowNAS encoder, from the spec's description alone:
+    7x7 stem (no bias, norm), MBConv blocks (1x1 expansion unless the ratio
+    is 1, depthwise kxk, 1x1 projection, each with a norm; a 1x1 shortcut
+    where the widths differ), a 1x1 projection to 256 without bias."""
+
+    def norm(channels):
+        return 2 * channels if affine_norm else 0
+
+    total = 3 * stem * 7 * 7 + norm(stem)
+    channels = stem
+    for width, depth, kernel, expand in zip(arch['widths'], arch['depths'],
+                                            arch['kernel_sizes'],
+                                            arch['expand_ratios']):
+        for block in range(depth):
+            in_channels = channels if block == 0 else width
+            mid = in_channels * expand
+            if expand != 1:
+                total += in_channels * mid + norm(mid)
+            total += mid * kernel * kernel + norm(mid)
+            total += mid * width + norm(width)
+            if in_channels != width:
+                total += in_channels * width
+        channels = width
+    return total + channels * out_channels
+
+
+def count(module):
+    return sum(p.numel() for p in module.parameters())
+
+
+# ---------------------------------------------------------------------------
+# The supernet
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize('kind', ['max', 'min', 'random0'])
+def test_subnets_run_forward_and_backward(flownas, batch, kind):
+    random.seed(1)
+    flownas._set_subnet(kind)
+    arch = flownas.current_arch
+    if kind == 'max':
+        assert arch == largest()
+    if kind == 'min':
+        assert arch == smallest()
+    # The context encoder follows the feature encoder's architecture.
+    assert flownas.architecture.context.current_arch == arch
+    data = flownas.data_preprocessor(batch, True)
+    flownas.train()
+    flownas.zero_grad()
+    losses = flownas(data['inputs'], data['data_samples'], mode='loss')
+    losses['loss_flow'].backward()
+    encoder = flownas.architecture.encoder
+    assert encoder.stem.conv.weight.grad.abs().sum() > 0
+    # Blocks beyond the chosen depth take no part.
+    for i, depth in enumerate(arch['depths']):
+        layer = getattr(encoder, f'layer{i + 1}')
+        blocks = list(layer.pure_modules())
+        assert blocks[depth - 1].linear_conv.conv.weight.grad is not None
+        for block in blocks[depth:]:
+            assert block.linear_conv.conv.weight.grad is None
+    flownas.zero_grad(set_to_none=True)
+
+
+@pytest.mark.parametrize('arch', [largest(), smallest()], ids=['max', 'min'])
+def test_parameter_counts_match_the_spec_arithmetic(flownas, arch):
+    cfg = flownas.subnet_cfg(arch)
+    feature = MMEXT_MODELS.build(cfg['encoder'])
+    context = MMEXT_MODELS.build(cfg['cxt_encoder'])
+    assert count(feature) == encoder_params(arch, False, out_channels=128)
+    assert count(context) == encoder_params(arch, True, out_channels=160)
+    # The resource estimator counts the whole standalone RAFT once.
+    flownas.set_arch(arch)
+    resources = FlowResourceEstimator(input_shape=(1, 6, 32, 32)).estimate(
+        flownas)
+    decoder = count(flownas.architecture.decoder)
+    expected = decoder + count(feature) + count(context)
+    assert resources['params'] == pytest.approx(expected / 1e6, abs=1e-4)
+    assert resources['flops'] > 0
+
+
+def test_alignment_loss_is_zero_when_features_coincide(flownas, batch):
+    """A teacher that is exactly the exported subnet aligns perfectly."""
+    random.seed(2)
+    flownas._set_subnet('random0')
+    cfg, state_dict = export_subnet(flownas)
+    teacher = MMEXT_MODELS.build(cfg)
+    teacher.load_state_dict(state_dict)
+    aligned = RAZOR_MODELS.build(dict(flownas_cfg(), teacher=teacher))
+    aligned.architecture.load_state_dict(flownas.architecture.state_dict())
+    aligned.set_arch(flownas.current_arch)
+    aligned.eval()
+    inputs = aligned.data_preprocessor(batch)['inputs']
+    assert aligned.alignment_distance(inputs).item() == pytest.approx(
+        0., abs=1e-10)
+    # Any other subnet is away from that teacher.
+    aligned._set_subnet('max' if flownas.current_arch != largest() else 'min')
+    assert aligned.alignment_distance(inputs).item() > 1e-4
+
+
+def test_alignment_loss_decreases_in_a_short_run(batch):
+    algorithm = build_flownas(seed=3, num_random_samples=0)
+    optim_wrapper = OptimWrapper(
+        torch.optim.AdamW(
+            [p for p in algorithm.parameters() if p.requires_grad], lr=2e-3))
+    inputs = algorithm.data_preprocessor(batch)['inputs']
+
+    def distance():
+        algorithm.eval()
+        algorithm.mutator.set_max_choices()
+        return algorithm.alignment_distance(inputs).item()
+
+    before = distance()
+    for _ in range(3):
+        algorithm.train()
+        log_vars = algorithm.train_step(batch, optim_wrapper)
+    assert algorithm.sample_kinds == ['max', 'min']
+    for kind in algorithm.sample_kinds:
+        for loss in ('loss_flow', 'loss_fad_img1', 'loss_fad_img2',
+                     'loss_fad_cxt'):
+            assert torch.isfinite(log_vars[f'{kind}_subnet.{loss}'])
+    assert distance() < 0.7 * before
+
+
+# ---------------------------------------------------------------------------
+# Export
+# ---------------------------------------------------------------------------
+
+
+def test_export_equals_the_fixed_supernet(flownas, batch, tmp_path):
+    random.seed(4)
+    flownas.eval()
+    inputs = flownas.data_preprocessor(batch)['inputs']
+    flownas._set_subnet('random0')
+    cfg, state_dict = export_subnet(flownas)
+    config, checkpoint = write_static_raft(
+        cfg,
+        state_dict,
+        str(tmp_path / 'subnet'),
+        base_config=osp.join(CONFIGS, '_base_', 'flownas.py'),
+        meta=dict(arch=flownas.current_arch))
+    exported = Config.fromfile(config)
+    assert exported.model.encoder.type == 'FlowNASEncoder'
+    static = MMEXT_MODELS.build(exported.model)
+    load_model_weights(static, checkpoint)  # exact fit, or it raises
+    static.eval()
+    with torch.no_grad():
+        expected = flownas(inputs, mode='tensor')
+        got = static(inputs, mode='tensor')
+    torch.testing.assert_close(got, expected, rtol=0, atol=1e-5)
+    assert torch.load(checkpoint)['meta']['arch'] == flownas.current_arch
+
+
+@pytest.mark.parametrize('name', sorted(PUBLISHED))
+def test_published_architectures_build_as_specified(name):
+    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    model = MMEXT_MODELS.build(cfg.model)
+    arch = PUBLISHED[name]
+    for encoder in (model.encoder, model.context):
+        assert isinstance(encoder, FlowNASEncoder)
+        in_channels = 64
+        for i, (width, depth, kernel, expand) in enumerate(
+                zip(*(arch[key] for key in arch))):
+            blocks = list(getattr(encoder, f'layer{i + 1}'))
+            assert len(blocks) == depth
+            for block in blocks:
+                depthwise = block.depthwise_conv.conv
+                assert depthwise.kernel_size == (kernel, kernel)
+                assert depthwise.in_channels == in_channels * expand
+                assert (block.expand_conv is None) == (expand == 1)
+                assert block.linear_conv.conv.out_channels == width
+                in_channels = width
+        assert encoder.projection.out_channels == 256
+        # 7x7 stride-2 stem to 64; strides 1, 1, 2, 1, 2, 1: output at 1/8.
+        assert encoder.stem.conv.kernel_size == (7, 7)
+        assert encoder.stem.conv.out_channels == 64
+        assert encoder(torch.zeros(1, 3, 64, 64)).shape == (1, 256, 8, 8)
+    assert count(model.encoder) == encoder_params(arch, affine_norm=False)
+
+
+@pytest.mark.parametrize('name', [
+    'flownas-raft_search_sintel-clean.py', 'flownas-raft_search_kitti2015.py'
+])
+def test_search_configs_follow_the_paper(name):
+    cfg = Config.fromfile(osp.join(CONFIGS, name))
+    loop = cfg.train_cfg
+    assert loop.type == 'mmrazor.FlowNASSearchLoop'
+    assert (loop.num_candidates, loop.max_epochs, loop.num_mutation,
+            loop.num_crossover, loop.refine_iters) == (50, 20, 25, 25, 12)
+    assert (loop.mutate_prob, loop.crossover_prob) == (0.1, 0.5)
+    assert tuple(loop.constraints_range.params) == (0., 5.0)
+    assert cfg.model.type == 'mmrazor.FlowNAS'
+    assert osp.isfile(osp.join(REPO, loop.export_base_config))
+
+
+# ---------------------------------------------------------------------------
+# Search
+# ---------------------------------------------------------------------------
+
+
+class Interrupted(Exception):
+    """Stands for a search killed mid-generation."""
+
+
+def search_runner(work_dir, params_limit, supernet, **loop_kwargs):
+    val = dict(
+        batch_size=2,
+        num_workers=0,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        dataset=dict(SHAPES, split='val'))
+    cfg = Config(
+        dict(
+            default_scope='mmext',
+            model=dict(flownas_cfg(), type='mmrazor.FlowNAS'),
+            work_dir=str(work_dir),
+            load_from=str(supernet),
+            train_dataloader=dict(val, dataset=dict(SHAPES, split='train')),
+            optim_wrapper=dict(optimizer=dict(type='AdamW', lr=1e-4)),
+            train_cfg=dict(
+                type='mmrazor.FlowNASSearchLoop',
+                dataloader=val,
+                evaluator=dict(type='EndPointError'),
+                max_epochs=2,
+                num_candidates=3,
+                top_k=2,
+                num_mutation=1,
+                num_crossover=1,
+                constraints_range=dict(params=(0., params_limit)),
+                estimator_cfg=dict(
+                    type='mmrazor.FlowResourceEstimator',
+                    input_shape=(1, 6, 32, 32)),
+                calibrate_sample_num=2,
+                **loop_kwargs),
+            default_hooks=dict(logger=dict(type='LoggerHook', interval=1)),
+            log_level='WARNING'))
+    return Runner.from_cfg(cfg)
+
+
+@pytest.fixture(scope='module')
+def interrupted_search(tmp_path_factory, flownas):
+    """A search killed after its second evaluation, then resumed."""
+    work_dir = tmp_path_factory.mktemp('search')
+    # The median size of random subnets: about half break the constraint.
+    rng = random.Random(0)
+    archs = [{k: [rng.choice(c) for c in v]
+              for k, v in FLOWNAS_SEARCH_SPACE.items()} for _ in range(101)]
+    sizes = sorted(
+        encoder_params(a, False, out_channels=128) +
+        encoder_params(a, True, out_channels=160) for a in archs)
+    params_limit = (count(flownas.architecture.decoder) + sizes[50]) / 1e6
+    base = tmp_path_factory.mktemp('base') / 'test_base.py'
+    base.write_text(
+        f"default_scope = 'mmext'\n"
+        f'test_dataloader = dict(batch_size=1, dataset={dict(SHAPES)!r})\n')
+
+    evaluated = FlowNASSearchLoop._val_candidate
+
+    def dies_at_the_third(loop, *args, **kwargs):
+        if loop.num_evaluated == 2:
+            raise Interrupted
+        return evaluated(loop, *args, **kwargs)
+
+    # A trained supernet stands in: both runs load the same weights.
+    supernet = work_dir / 'supernet.pth'
+    torch.save(dict(state_dict=flownas.state_dict()), supernet)
+    random.seed(5)
+    first = search_runner(work_dir, params_limit, supernet)
+    FlowNASSearchLoop._val_candidate = dies_at_the_third
+    try:
+        with pytest.raises(Interrupted):
+            first.train()
+    finally:
+        FlowNASSearchLoop._val_candidate = evaluated
+    with open(work_dir / 'candidates.jsonl') as f:
+        before = [json.loads(line) for line in f]
+
+    second = search_runner(
+        work_dir,
+        params_limit,
+        supernet,
+        resume_from=str(work_dir / 'search_state.json'),
+        export_base_config=str(base))
+    second.train()
+    with open(work_dir / 'candidates.jsonl') as f:
+        after = [json.loads(line) for line in f]
+    return dict(
+        work_dir=work_dir,
+        params_limit=params_limit,
+        before=before,
+        after=after,
+        loop=second.train_loop,
+        measured=[
+            *first.train_loop._resources.values(),
+            *second.train_loop._resources.values()
+        ],
+        model=second.model)
+
+
+def test_search_resumes_without_re_evaluating(interrupted_search):
+    before, after = interrupted_search['before'], interrupted_search['after']
+    loop = interrupted_search['loop']
+    assert len(before) == 2
+    assert after[:2] == before
+    # The resumed run evaluated only what was not finished ...
+    assert len(after) == 2 + loop.num_evaluated
+    keys = [json.dumps(r['arch'], sort_keys=True) for r in after]
+    # ... and no architecture twice.
+    assert len(set(keys)) == len(keys)
+    assert {r['generation'] for r in after} == {0, 1}
+    for record in after:
+        assert set(record) >= {
+            'arch', 'EPE', 'fitness', 'params', 'flops', 'latency'
+        }
+
+
+def test_search_never_returns_a_candidate_over_the_constraint(
+        interrupted_search):
+    limit = interrupted_search['params_limit']
+    # The limit cut the space: some sampled subnets were too large.
+    assert any(r['params'] > limit for r in interrupted_search['measured'])
+    assert all(r['params'] <= limit for r in interrupted_search['after'])
+    with open(interrupted_search['work_dir'] / 'best_subnet.json') as f:
+        best = json.load(f)
+    assert best['params'] <= limit
+    assert best['fitness'] == min(r['fitness']
+                                  for r in interrupted_search['after'])
+    assert best['fix_subnet']['stage1.width']['chosen'] == \
+        best['arch']['widths'][0]
+
+
+def test_search_exports_the_best_subnet(interrupted_search, batch):
+    work_dir, model = interrupted_search['work_dir'], \
+        interrupted_search['model']
+    with open(work_dir / 'best_subnet.json') as f:
+        arch = json.load(f)['arch']
+    exported = Config.fromfile(str(work_dir / 'best_subnet.py'))
+    static = MMEXT_MODELS.build(exported.model)
+    load_model_weights(static, str(work_dir / 'best_subnet.pth'))
+    static.eval()
+    # The search evaluates with 12 refinement iterations.
+    static.test_cfg = model.architecture.test_cfg
+    model.set_arch(arch)
+    model.eval()
+    inputs = model.data_preprocessor(batch)['inputs']
+    with torch.no_grad():
+        torch.testing.assert_close(
+            static(inputs), model(inputs), rtol=0, atol=1e-5)
+    assert isinstance(model, FlowNAS)
