@@ -27,11 +27,12 @@ def python():
     return sys.executable
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(autouse=True, scope='module')
 def _isolated_default_scope():
     """Runners and ``init_default_scope`` leave their scope current, and every
-    later registry lookup would search that scope: each test starts with none
-    (a test that needs one sets it) and the previous state is put back."""
+    later registry lookup would search that scope: each test module starts
+    with none (a module that needs one sets it) and the previous state is put
+    back afterwards."""
     from mmengine.registry import DefaultScope
 
     saved = dict(DefaultScope._instance_dict)
