@@ -28,3 +28,5 @@ __all__ = [
     'RandomCrop', 'RandomFlip', 'ColorJitter', 'Erase', 'SpacialTransform',
     'PackFlowInputs'
 ]
+from .recipe_transforms import (GaussianNoise, RandomAffine,  # noqa: F401
+                                RandomGamma, Validation)
