@@ -120,7 +120,8 @@ def main():
     checkpoint = osp.join(cfg.work_dir, f'iter_{cfg.train_cfg.max_iters}.pth')
     print(f'\nRAFT-S, {cfg.train_cfg.max_iters} iterations, seed {args.seed}: '
           f'trained and validated in {train_seconds / 60:.1f} min, tested '
-          f'in {time.perf_counter() - start - train_seconds:.0f} s')
+          f'with the zero-flow baselines in '
+          f'{time.perf_counter() - start - train_seconds:.0f} s')
     print(format_table(rows))
     print(f'\ncheckpoint: {checkpoint}\npictures:   '
           f'{osp.join(runner.log_dir, "vis")}')

@@ -7,7 +7,7 @@ for Optical Flow" (IJCV 2011), as in the Middlebury code and RAFT's
 violet), saturation the magnitude relative to ``max_flow``; zero flow is white.
 """
 import os.path as osp
-from typing import Optional, Sequence
+from typing import Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -18,7 +18,10 @@ from mmengine.utils import mkdir_or_exist
 
 from mmext.registry import HOOKS
 
-__all__ = ['make_color_wheel', 'flow_to_color', 'FlowVisualizationHook']
+__all__ = [
+    'make_color_wheel', 'max_flow_magnitude', 'flow_to_color',
+    'FlowVisualizationHook'
+]
 
 # Number of hues between the six primaries of the wheel (Middlebury's choice,
 # perceptually spaced): red-yellow, yellow-green, green-cyan, cyan-blue,
@@ -45,24 +48,9 @@ def make_color_wheel() -> np.ndarray:
 _COLOR_WHEEL = make_color_wheel()
 
 
-def flow_to_color(flow: np.ndarray,
-                  max_flow: Optional[float] = None,
-                  valid: Optional[np.ndarray] = None) -> np.ndarray:
-    """Colour-code a flow field with the Middlebury colour wheel.
-
-    Args:
-        flow (np.ndarray | Tensor): Flow (H, W, 2) or (2, H, W), (u, v) in
-            pixels.
-        max_flow (float, optional): Magnitude shown fully saturated; larger
-            flow is drawn darker (x 0.75), as in Middlebury's code. None uses
-            the largest finite magnitude of ``flow``; pass one value to compare
-            several fields (e.g. prediction and ground truth).
-        valid (np.ndarray, optional): (H, W) mask; pixels where it is 0, and
-            non-finite flow, are drawn black.
-
-    Returns:
-        np.ndarray: uint8 RGB image (H, W, 3).
-    """
+def _visible_flow(flow, valid=None) -> Tuple[np.ndarray, np.ndarray]:
+    """``flow`` as float64 (H, W, 2) with hidden pixels (invalid or
+    non-finite) set to 0, and the (H, W) mask of the visible ones."""
     if isinstance(flow, torch.Tensor):
         flow = flow.detach().cpu().numpy()
     flow = np.asarray(flow, dtype=np.float64)
@@ -71,17 +59,50 @@ def flow_to_color(flow: np.ndarray,
     if flow.ndim != 3 or flow.shape[-1] != 2:
         raise ValueError(f'flow must be (H, W, 2) or (2, H, W), got shape '
                          f'{flow.shape}')
-    shown = np.isfinite(flow).all(axis=-1)
+    visible = np.isfinite(flow).all(axis=-1)
     if valid is not None:
         if isinstance(valid, torch.Tensor):
             valid = valid.detach().cpu().numpy()
-        shown &= np.asarray(valid).reshape(shown.shape) >= 0.5
-    u = np.where(shown, flow[..., 0], 0.)
-    v = np.where(shown, flow[..., 1], 0.)
-    radius = np.hypot(u, v)
+        visible &= np.asarray(valid).reshape(visible.shape) >= 0.5
+    return np.where(visible[..., None], flow, 0.), visible
+
+
+def max_flow_magnitude(flow, valid=None) -> float:
+    """The largest magnitude of the finite, valid vectors of ``flow`` (0 if
+    there are none): the scale :func:`flow_to_color` uses by default.
+
+    Args:
+        flow (np.ndarray | Tensor): Flow (H, W, 2) or (2, H, W).
+        valid (np.ndarray | Tensor, optional): (H, W) mask, nonzero where
+            valid.
+    """
+    flow, _ = _visible_flow(flow, valid)
+    return float(np.hypot(flow[..., 0], flow[..., 1]).max(initial=0.))
+
+
+def flow_to_color(flow,
+                  max_flow: Optional[float] = None,
+                  valid=None) -> np.ndarray:
+    """Colour-code a flow field with the Middlebury colour wheel.
+
+    Args:
+        flow (np.ndarray | Tensor): Flow (H, W, 2) or (2, H, W), (u, v) in
+            pixels.
+        max_flow (float, optional): Magnitude shown fully saturated; larger
+            flow is drawn darker (x 0.75), as in Middlebury's code. None uses
+            :func:`max_flow_magnitude` of ``flow``; pass one value to compare
+            several fields (e.g. prediction and ground truth).
+        valid (np.ndarray | Tensor, optional): (H, W) mask; pixels where it
+            is 0, and non-finite flow, are drawn black.
+
+    Returns:
+        np.ndarray: uint8 RGB image (H, W, 3).
+    """
+    flow, visible = _visible_flow(flow, valid)
+    u, v = flow[..., 0], flow[..., 1]
     if max_flow is None:
-        max_flow = radius.max() if shown.any() else 0.
-    radius = radius / (max_flow + 1e-5)
+        max_flow = max_flow_magnitude(flow)
+    radius = np.hypot(u, v) / (max_flow + 1e-5)
 
     # Direction -> fractional position on the wheel; the two nearest colours
     # are blended.
@@ -96,13 +117,8 @@ def flow_to_color(flow: np.ndarray,
     saturated = (radius <= 1)[..., None]
     color = np.where(saturated, 1 - radius[..., None] * (1 - color),
                      color * 0.75)
-    color[~shown] = 0
+    color[~visible] = 0
     return np.floor(255 * color).astype(np.uint8)
-
-
-def _to_numpy(data) -> np.ndarray:
-    return data.detach().cpu().numpy() if isinstance(data,
-                                                     torch.Tensor) else data
 
 
 @HOOKS.register_module()
@@ -157,17 +173,14 @@ class FlowVisualizationHook(Hook):
         for inputs, sample in zip(data_batch['inputs'], outputs):
             if self._drawn >= self.num_pairs:
                 return
-            pred = _to_numpy(sample.pred_flow_fw.data)
+            pred = sample.pred_flow_fw.data
             pred_rgb = flow_to_color(pred)
             panel = [self._first_image(inputs, pred.shape[-2:])]
             if sample.get('gt_flow_fw') is not None:
-                gt = _to_numpy(sample.gt_flow_fw.data)
-                valid = None if sample.get('gt_valid_fw') is None else \
-                    _to_numpy(sample.gt_valid_fw.data)
-                shown = np.isfinite(gt).all(axis=0)
-                if valid is not None:
-                    shown &= valid.reshape(shown.shape) >= 0.5
-                scale = np.hypot(*gt[:, shown]).max() if shown.any() else None
+                gt = sample.gt_flow_fw.data
+                valid = sample.get('gt_valid_fw')
+                valid = None if valid is None else valid.data
+                scale = max_flow_magnitude(gt, valid)
                 panel += [
                     flow_to_color(gt, scale, valid),
                     flow_to_color(pred, scale)
@@ -183,7 +196,9 @@ class FlowVisualizationHook(Hook):
     @staticmethod
     def _first_image(inputs, size) -> np.ndarray:
         """Image 1 of a (6, H, W) input as uint8 RGB, sized like the flow."""
-        image = _to_numpy(inputs)[:3].transpose(1, 2, 0)
+        if isinstance(inputs, torch.Tensor):
+            inputs = inputs.cpu().numpy()
+        image = inputs[:3].transpose(1, 2, 0)
         image = np.clip(image, 0, 255).astype(np.uint8)[..., ::-1]
         if image.shape[:2] != tuple(size):
             image = cv2.resize(image, (size[1], size[0]))

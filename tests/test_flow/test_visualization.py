@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from mmext.flow.visualization import (FlowVisualizationHook, flow_to_color,
-                                      make_color_wheel)
+                                      make_color_wheel, max_flow_magnitude)
 
 from ..conftest import REPO
 
@@ -63,6 +63,9 @@ def test_layouts_invalid_pixels_and_errors():
     valid[1, 1] = 0
     image = flow_to_color(flow, valid=valid)
     assert (image[0, 0] == 0).all() and (image[1, 1] == 0).all()
+    flow[1, 1] = (30., 40.)  # invalid: ignored by the default scale
+    assert max_flow_magnitude(flow, valid) < 5
+    assert max_flow_magnitude(flow) == pytest.approx(50.)
     assert (image[2:] == expected[2:]).all()
     with pytest.raises(ValueError, match='shape'):
         flow_to_color(np.zeros((4, 4, 3)))
