@@ -1,14 +1,14 @@
 """Evaluate a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [options]``."""
 import argparse
 import os
-import os.path as osp
 
 from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
 from mmext.checkpoint import load_model_weights
-from mmext.engine import build_runner, cli_main, init_cpu_distributed, load_config
+from mmext.engine import (build_runner, cli_main, init_cpu_distributed,
+                          load_config, set_work_dir)
 
 
 def parse_args():
@@ -41,11 +41,7 @@ def main():
         raise ValueError(f'--out must be a .pkl file, got {args.out}')
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
     # Weights are loaded below with an exact-fit check instead of load_from,
     # which would only warn about missing or unexpected keys.
     cfg.load_from = None

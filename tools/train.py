@@ -1,13 +1,13 @@
 """Train a model from a config: ``python tools/train.py CONFIG [options]``."""
 import argparse
 import os
-import os.path as osp
 
 import torch
 from mmengine.config import DictAction
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
-from mmext.engine import build_runner, cli_main, init_cpu_distributed, load_config
+from mmext.engine import (build_runner, cli_main, init_cpu_distributed,
+                          load_config, set_work_dir)
 
 
 def parse_args():
@@ -55,11 +55,7 @@ def parse_args():
 def merge_args(cfg, args):
     """Write the command-line choices into the config."""
     cfg.launcher = args.launcher
-    if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
-    elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs',
-                                osp.splitext(osp.basename(args.config))[0])
+    set_work_dir(cfg, args.work_dir, args.config)
 
     if args.amp:
         cfg.optim_wrapper.type = 'AmpOptimWrapper'

@@ -1,5 +1,8 @@
 """Runner-level helpers shared by mmext's command-line tools."""
 from .cli import (build_runner, cli_main, init_cpu_distributed,
-                  load_config)
+                  load_config, set_work_dir)
 
-__all__ = ['build_runner', 'cli_main', 'init_cpu_distributed', 'load_config']
+__all__ = [
+    'build_runner', 'cli_main', 'init_cpu_distributed', 'load_config',
+    'set_work_dir'
+]

@@ -14,7 +14,7 @@ from mmengine.runner import Runner
 from mmext.checkpoint import CheckpointError
 
 __all__ = ['DictAction', 'build_runner', 'cli_main', 'init_cpu_distributed',
-           'load_config']
+           'load_config', 'set_work_dir']
 
 
 def load_config(path, cfg_options=None):
@@ -30,6 +30,21 @@ def load_config(path, cfg_options=None):
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+def set_work_dir(cfg, work_dir, config_path):
+    """``--work-dir`` if given, else the config's, else work_dirs/<config name>.
+
+    Args:
+        cfg (Config): The config to update.
+        work_dir (str, optional): The ``--work-dir`` value.
+        config_path (str): The config file, whose name names the default.
+    """
+    if work_dir is not None:
+        cfg.work_dir = work_dir
+    elif cfg.get('work_dir') is None:
+        cfg.work_dir = osp.join('./work_dirs',
+                                osp.splitext(osp.basename(config_path))[0])
 
 
 def init_cpu_distributed(cfg, launcher):
