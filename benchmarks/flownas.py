@@ -12,15 +12,24 @@ measurements alternate inside every repeat and the medians are compared).
    of ``--train-size``.
 2. Search: a FlowNASSearchLoop of one generation over a randomly initialised
    supernet of that RAFT (population ``--population``, at most
-   ``--params-limit`` M parameters, 12 refinement iterations) on
-   ``--val-pairs`` FlyingShapes pairs of ``--val-size``: candidates evaluated
-   per minute of search wall time, and constraint checks per minute.
+   ``--params-limit`` M parameters, 12 refinement iterations, fitness EPE +
+   ``--alignment-weight`` x alignment distance) on ``--val-pairs``
+   FlyingShapes pairs of ``--val-size``: candidates evaluated per minute of
+   search wall time, constraint checks (parameters counted) and full
+   measurements (the standalone RAFT built, FLOPs counted).
 3. Encoders: latency (no-grad forward of one image of ``--encoder-size``) and
    parameters of the feature encoders of FlowNAS-RAFT-S and -K against RAFT's.
+4. Parameters: the share of ``--subnets`` random subnets of the paper's
+   search space (drawn by the supernet's mutator, seed 0) whose standalone
+   RAFT (the FlyingChairs recipe, exact count) is within each of
+   ``--params-bounds`` M.
+
+``--sections`` runs a subset, e.g. ``--sections params``.
 """
 import argparse
 import json
 import os.path as osp
+import random
 import statistics
 import sys
 import tempfile
@@ -37,7 +46,8 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 import mmext  # noqa: E402,F401
-from mmext.razor.flownas import FlowNASSearchLoop  # noqa: E402
+from mmext.razor.flownas import (FlowNASSearchLoop,  # noqa: E402
+                                 FlowResourceEstimator)
 from mmext.registry import DATASETS, MODELS  # noqa: E402
 
 CONFIGS = osp.join(REPO, 'configs')
@@ -48,6 +58,7 @@ PUBLISHED = {
                    f'flownas-raft-{name}_8xb2-100k_flyingchairs-368x496.py')
     for name in ('s', 'k')
 }
+SECTIONS = ('train_step', 'search', 'encoders', 'params')
 
 
 def parse_args() -> argparse.Namespace:
@@ -59,7 +70,21 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--population', type=int, default=6)
     parser.add_argument('--params-limit', type=float, default=5.5)
     parser.add_argument(
+        '--alignment-weight',
+        type=float,
+        default=1.,
+        help='weight of the alignment distance in the search fitness')
+    parser.add_argument(
         '--encoder-size', type=int, nargs=2, default=(368, 496))
+    parser.add_argument('--subnets', type=int, default=1000)
+    parser.add_argument(
+        '--params-bounds', type=float, nargs='+', default=(5.0, 5.2))
+    parser.add_argument(
+        '--sections',
+        nargs='+',
+        choices=SECTIONS,
+        default=SECTIONS,
+        help='what to measure (default: everything)')
     parser.add_argument('--threads', type=int, default=1)
     parser.add_argument('--out', help='also write the results as JSON here')
     return parser.parse_args()
@@ -148,27 +173,36 @@ def search_rate(args):
                         num_crossover=0,
                         constraints_range=dict(params=(0.,
                                                        args.params_limit)),
+                        alignment_weight=args.alignment_weight,
                         estimator_cfg=dict(
                             type='mmrazor.FlowResourceEstimator',
                             input_shape=(1, 6, *args.val_size))),
                     log_level='WARNING')))
-        checks = []
+        checks, measured = [], []
         check = FlowNASSearchLoop._check_constraints
+        estimate = FlowResourceEstimator.estimate
 
-        def counted(loop, *a, **k):
+        def counted_check(loop, *a, **k):
             checks.append(1)
             return check(loop, *a, **k)
 
-        FlowNASSearchLoop._check_constraints = counted
+        def counted_estimate(estimator, *a, **k):
+            measured.append(1)
+            return estimate(estimator, *a, **k)
+
+        FlowNASSearchLoop._check_constraints = counted_check
+        FlowResourceEstimator.estimate = counted_estimate
         try:
             seconds = timed(runner.train)
         finally:
             FlowNASSearchLoop._check_constraints = check
+            FlowResourceEstimator.estimate = estimate
         evaluated = runner.train_loop.num_evaluated
     return dict(
         seconds=seconds,
         evaluated=evaluated,
         checks=len(checks),
+        measured=len(measured),
         evaluated_per_minute=60 * evaluated / seconds,
         checks_per_minute=60 * len(checks) / seconds)
 
@@ -199,37 +233,62 @@ def encoders(args):
     }
 
 
+def params_share(args):
+    """The share of random subnets within each parameter bound."""
+    flownas = MODELS.build(supernet_cfg().model)
+    random.seed(0)
+    counts = [
+        flownas.subnet_num_params(
+            flownas.choices_to_arch(flownas.mutator.sample_choices())) / 1e6
+        for _ in range(args.subnets)
+    ]
+    return {
+        str(bound): sum(c <= bound for c in counts) / len(counts)
+        for bound in args.params_bounds
+    }
+
+
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
     init_default_scope('mmext')
-    results = dict(
-        train_step=train_steps(args),
-        search=search_rate(args),
-        encoders=encoders(args))
-    step = results['train_step']
-    search = results['search']
-    print(f'Training step ({args.train_size[0]}x{args.train_size[1]}, '
-          f'batch 2): supernet {step["supernet"]:.2f} s, RAFT '
-          f'{step["raft"]:.2f} s, ratio '
-          f'{step["supernet"] / step["raft"]:.2f}')
-    print(f'Search ({args.val_pairs} pairs of {args.val_size[0]}x'
-          f'{args.val_size[1]}, <= {args.params_limit} M): '
-          f'{search["evaluated"]} candidates evaluated and '
-          f'{search["checks"]} constraint checks in '
-          f'{search["seconds"]:.0f} s = '
-          f'{search["evaluated_per_minute"]:.1f} candidates/min')
-    print(f'Feature encoders at {args.encoder_size[0]}x'
-          f'{args.encoder_size[1]}:')
-    raft = results['encoders']['RAFT']
-    print('| encoder | latency (ms) | vs RAFT | params (M) | vs RAFT |')
-    print('|---|---|---|---|---|')
-    for name, r in results['encoders'].items():
-        print(f'| {name} | {r["latency_ms"]:.0f} | '
-              f'{r["latency_ms"] / raft["latency_ms"]:.2f} | '
-              f'{r["params_m"]:.3f} | '
-              f'{r["params_m"] / raft["params_m"]:.2f} |')
+    measure = dict(
+        train_step=train_steps,
+        search=search_rate,
+        encoders=encoders,
+        params=params_share)
+    results = {name: measure[name](args) for name in args.sections}
+    if 'train_step' in results:
+        step = results['train_step']
+        print(f'Training step ({args.train_size[0]}x{args.train_size[1]}, '
+              f'batch 2): supernet {step["supernet"]:.2f} s, RAFT '
+              f'{step["raft"]:.2f} s, ratio '
+              f'{step["supernet"] / step["raft"]:.2f}')
+    if 'search' in results:
+        search = results['search']
+        print(f'Search ({args.val_pairs} pairs of {args.val_size[0]}x'
+              f'{args.val_size[1]}, <= {args.params_limit} M): '
+              f'{search["evaluated"]} candidates evaluated, '
+              f'{search["checks"]} constraint checks, {search["measured"]} '
+              f'FLOPs/latency measurements in {search["seconds"]:.0f} s = '
+              f'{search["evaluated_per_minute"]:.1f} candidates/min')
+    if 'encoders' in results:
+        print(f'Feature encoders at {args.encoder_size[0]}x'
+              f'{args.encoder_size[1]}:')
+        raft = results['encoders']['RAFT']
+        print('| encoder | latency (ms) | vs RAFT | params (M) | vs RAFT |')
+        print('|---|---|---|---|---|')
+        for name, r in results['encoders'].items():
+            print(f'| {name} | {r["latency_ms"]:.0f} | '
+                  f'{r["latency_ms"] / raft["latency_ms"]:.2f} | '
+                  f'{r["params_m"]:.3f} | '
+                  f'{r["params_m"] / raft["params_m"]:.2f} |')
+    if 'params' in results:
+        shares = ', '.join(f'<= {bound} M: {100 * share:.1f} %'
+                           for bound, share in results['params'].items())
+        print(f'Random subnets ({args.subnets}, seed 0) within the bound: '
+              f'{shares}')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=1)

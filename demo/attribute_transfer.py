@@ -2,7 +2,13 @@
 
     python demo/attribute_transfer.py CONFIG CHECKPOINT \
         --source a.jpg --reference b.jpg --attributes Bangs [Smiling ...] \
-        [--out-dir outputs/transfer] [--steps 5] [--device cpu]
+        [--reference-lacks] [--out-dir outputs/transfer] [--steps 5] \
+        [--device cpu]
+
+The reference has the attributes (the source gains them) unless
+``--reference-lacks`` says it lacks them (the source loses them). ELEGANT's
+exchange is the same either way; DNA-GAN gives the image that gains an
+attribute the other's piece and zeroes the piece of the one that loses it.
 
 Writes to ``--out-dir``:
 
@@ -10,7 +16,8 @@ Writes to ``--out-dir``:
 * ``reference_edited.png``: the reference with the source's attributes;
 * ``grid.png``: source | reference | source edited | reference edited;
 * ``interpolation.png``: the source as the first attribute's strength goes
-  from 0 to 1 in ``--steps`` steps (the other attributes stay the source's).
+  from 0 (its reconstruction) to 1 in ``--steps`` steps (the other
+  attributes stay the source's).
 
 Images go through the config's test pipeline, as the model's data did (for
 CelebA-trained models the inputs should be faces aligned like the training
@@ -46,6 +53,11 @@ def parse_args(argv=None):
         required=True,
         help='attribute names to swap (several are swapped at once); the '
         'first one is interpolated')
+    parser.add_argument(
+        '--reference-lacks',
+        action='store_true',
+        help='the reference lacks the attributes: the source loses them '
+        '(by default it has them and the source gains them)')
     parser.add_argument('--out-dir', default='outputs/attribute_transfer')
     parser.add_argument(
         '--steps',
@@ -94,10 +106,12 @@ def main(argv=None):
         return model.data_preprocessor.destruct(batch, data['data_samples'],
                                                 'source')
 
-    source_edited, reference_edited = model.transfer(source, reference, ids)
+    has = not args.reference_lacks
+    source_edited, reference_edited = model.transfer(
+        source, reference, ids, reference_has=has)
     strengths = np.linspace(0, 1, max(args.steps, 2))
     interpolation = torch.cat([
-        model.transfer(source, reference, ids[:1], float(s))[0]
+        model.transfer(source, reference, ids[:1], float(s), has)[0]
         for s in strengths
     ])
 

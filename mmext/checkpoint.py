@@ -19,6 +19,8 @@ import inspect
 import os
 import os.path as osp
 import pickle
+import pickletools
+import tarfile
 import tempfile
 import zipfile
 
@@ -29,9 +31,11 @@ from mmengine.logging import HistoryBuffer
 from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
 from mmengine.runner.checkpoint import CheckpointLoader
 
+from mmext.errors import UserError
+
 __all__ = [
     'CHECKPOINT_SAFE_GLOBALS', 'CheckpointError', 'load_local_checkpoint',
-    'load_model_weights'
+    'load_model_weights', 'load_state_dict_exactly'
 ]
 
 #: The globals, beyond torch's defaults, that mmengine/mmext checkpoints hold:
@@ -49,7 +53,7 @@ CHECKPOINT_SAFE_GLOBALS = [
 _DEFAULT_STATISTICS = ('min', 'max', 'current', 'mean')
 
 
-class CheckpointError(RuntimeError):
+class CheckpointError(UserError, RuntimeError):
     """A checkpoint file that cannot be loaded, with the file and the reason."""
 
 
@@ -67,11 +71,18 @@ def load_local_checkpoint(filename, map_location=None):
     Raises:
         FileNotFoundError: The file does not exist.
         CheckpointError: The file holds a pickled object outside the allowed
-            globals (nothing in it is executed), or it is truncated or corrupt.
+            globals (nothing in it is executed), is a plain pickle, a legacy
+            .tar checkpoint, a folder, or is truncated or corrupt.
     """
     filename = osp.expanduser(filename)
+    if osp.isdir(filename):
+        raise CheckpointError(f'Checkpoint {filename} is a folder, not a file')
     if not osp.isfile(filename):
         raise FileNotFoundError(f'Checkpoint not found: {filename}')
+    if not zipfile.is_zipfile(filename):
+        # Recognised before torch.load, which would warn about the pickle
+        # protocol of a plain pickle and then fail.
+        _refuse_legacy_formats(filename)
     try:
         with torch.serialization.safe_globals(CHECKPOINT_SAFE_GLOBALS):
             return torch.load(
@@ -86,10 +97,65 @@ def load_local_checkpoint(filename, map_location=None):
 
 
 def _corrupt(filename, error):
+    foreign_zip = _zip_without_checkpoint(filename)
+    if foreign_zip:
+        return CheckpointError(
+            f'Checkpoint {filename} is a zip archive but not a torch '
+            f'checkpoint (it holds {foreign_zip})')
     detail = str(error).strip().splitlines()[0] if str(error).strip() else ''
+    # torch's own advice for files it cannot load safely is to switch the
+    # safety off; never pass that on.
+    detail = f' ({type(error).__name__}: {detail})' if (
+        detail and 'weights_only' not in detail) else ''
     return CheckpointError(
-        f'Checkpoint {filename} is truncated or corrupt and cannot be read '
-        f'({type(error).__name__}: {detail})')
+        f'Checkpoint {filename} is truncated or corrupt and cannot be read'
+        f'{detail}')
+
+
+def _zip_without_checkpoint(filename):
+    """A preview of the members of a zip file that holds no torch
+    checkpoint (no ``data.pkl``); None for other files."""
+    if not zipfile.is_zipfile(filename):
+        return None
+    try:
+        with zipfile.ZipFile(filename) as archive:
+            names = archive.namelist()
+    except zipfile.BadZipFile:
+        return None
+    if any(osp.basename(name) == 'data.pkl' for name in names):
+        return None
+    return ', '.join(names[:3]) + (' ...' if len(names) > 3 else '')
+
+
+#: torch.save's pre-1.6 (non-zip) format starts with this pickled number.
+_LEGACY_MAGIC_NUMBER = 0x1950a86a20f9469cfc6c
+
+_RESAVE_HINT = ('re-save a trusted file as a plain state_dict '
+                '(torch.save(model.state_dict(), path)) to use it here.')
+
+
+def _refuse_legacy_formats(filename):
+    """Refuse a non-zip file that is not in torch.save's legacy pickle format,
+    read without unpickling anything: the .tar format of PyTorch < 0.4,
+    which has no safe loader, and a plain pickle."""
+    if tarfile.is_tarfile(filename):
+        raise CheckpointError(
+            f'Checkpoint {filename} is in the .tar format of PyTorch < 0.4, '
+            'which cannot be loaded without running the code pickled in it; '
+            + _RESAVE_HINT)
+    with open(filename, 'rb') as f:
+        try:
+            opcodes = [op.name for op, arg, _ in pickletools.genops(f)
+                       if op.name not in ('PROTO', 'FRAME')
+                       and not (op.name == 'LONG1'
+                                and arg == _LEGACY_MAGIC_NUMBER)]
+        except Exception:  # not a whole pickle: torch.load reports it
+            return
+    if opcodes != ['STOP']:
+        raise CheckpointError(
+            f'Checkpoint {filename} is a plain Python pickle, not a torch.save '
+            'file; unpickling it could run arbitrary code, so it was not '
+            'loaded: ' + _RESAVE_HINT)
 
 
 def _disallowed_globals(filename):
@@ -192,6 +258,30 @@ def load_model_weights(model, filename, map_location='cpu'):
     if is_model_wrapper(model):
         model = model.module
     checkpoint = load_local_checkpoint(filename, map_location)
+    load_state_dict_exactly(model, checkpoint, filename)
+    return checkpoint
+
+
+def load_state_dict_exactly(model, checkpoint, filename, optional_keys=()):
+    """Load the weights of a loaded checkpoint into ``model``, requiring an
+    exact fit apart from ``optional_keys``.
+
+    Args:
+        model (nn.Module): The model, unwrapped.
+        checkpoint (dict): A loaded checkpoint in any layout
+            :func:`load_model_weights` accepts.
+        filename (str): The checkpoint's file, for the message.
+        optional_keys (Iterable[str]): Keys of the model the checkpoint may
+            lack (they keep their current values).
+
+    Raises:
+        CheckpointError: Keys or shapes do not fit; the message lists the
+            missing and unexpected keys.
+    """
+    if not isinstance(checkpoint, dict):
+        raise CheckpointError(
+            f'Checkpoint {filename} holds {_describe(checkpoint)}, not a '
+            "state dict (a dict of tensors, or a dict with a 'state_dict')")
     state_dict = checkpoint.get('state_dict', checkpoint)
     state_dict = {
         (k[len('module.'):] if k.startswith('module.') else k): v
@@ -203,12 +293,21 @@ def load_model_weights(model, filename, map_location='cpu'):
         raise CheckpointError(
             f'Checkpoint {filename} does not fit {type(model).__name__}: '
             f'{e}') from None
-    if result.missing_keys or result.unexpected_keys:
+    optional_keys = set(optional_keys)
+    missing = [k for k in result.missing_keys if k not in optional_keys]
+    if missing or result.unexpected_keys:
         raise CheckpointError(
             f'Checkpoint {filename} does not fit {type(model).__name__}: '
-            f'missing keys {_preview(result.missing_keys)}, unexpected keys '
+            f'missing keys {_preview(missing)}, unexpected keys '
             f'{_preview(result.unexpected_keys)}')
-    return checkpoint
+
+
+def _describe(obj) -> str:
+    if isinstance(obj, torch.Tensor):
+        return f'a tensor of shape {tuple(obj.shape)}'
+    if isinstance(obj, (list, tuple)):
+        return f'a {type(obj).__name__} of {len(obj)} items'
+    return f'a {type(obj).__name__} ({obj!r:.40})'
 
 
 def _preview(keys, limit=10):

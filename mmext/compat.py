@@ -5,6 +5,8 @@ Each shim names its target (package and version), says why it exists, and acts o
 where the upstream still lacks the name, so it becomes a no-op once upstream catches
 up. Checkpoint safety under ``weights_only`` lives in :mod:`mmext.checkpoint`.
 """
+import copy
+import functools
 import importlib
 import importlib.machinery
 import importlib.util
@@ -286,6 +288,80 @@ def _register_mmpretrain_clip() -> None:
     APPLIED.append('mmpretrain_clip')
 
 
+def _drop_scope_from_collate_fn() -> None:
+    """mmengine 0.10.7's ``Runner.build_dataloader`` passes every key of a
+    ``collate_fn`` dict to the function, including the ``_scope_`` that
+    ``Config`` adds to dicts inherited from another package: a config that
+    inherits ``mmpretrain::mocov2/...`` (``collate_fn=dict(type=
+    'default_collate')``) fails with "unexpected keyword argument '_scope_'".
+    The key is dropped before the dataloader is built.
+    """
+    import inspect
+
+    from mmengine.runner import Runner
+
+    build_dataloader = Runner.build_dataloader
+    # Upstream handles the key once its source mentions it; a wrapped method
+    # is this shim's own.
+    if (hasattr(build_dataloader, '__wrapped__')
+            or '_scope_' in inspect.getsource(build_dataloader)):
+        return
+
+    @functools.wraps(build_dataloader)
+    def build_dataloader_without_scope(dataloader, *args, **kwargs):
+        if isinstance(dataloader, dict) and isinstance(
+                dataloader.get('collate_fn'), dict):
+            dataloader = copy.copy(dataloader)
+            dataloader['collate_fn'] = {
+                key: value for key, value in dataloader['collate_fn'].items()
+                if key != '_scope_'
+            }
+        return build_dataloader(dataloader, *args, **kwargs)
+
+    Runner.build_dataloader = staticmethod(build_dataloader_without_scope)
+    APPLIED.append('collate_fn_scope')
+
+
+def _resolve_mmext_configs() -> None:
+    """Let configs anywhere inherit ``mmext::<method>/<config>.py``.
+
+    mmengine 0.10.7 resolves ``pkg::path`` only for the packages in its fixed
+    ``MODULE2PACKAGE`` table, and finds the package through
+    ``pkg_resources``' distribution location, which for a PEP 660 editable
+    install (``pip install -e .``) is site-packages, where no ``mmext/``
+    folder exists. mmext is added to the table, and a location without the
+    package falls back on the import system's (the configs themselves are
+    under ``mmext/.mim/``, put there by setup.py).
+    """
+    import os.path as osp
+
+    from mmengine.config import config as config_module
+    from mmengine.config import utils as config_utils
+
+    if 'mmext' not in config_utils.MODULE2PACKAGE:
+        config_utils.MODULE2PACKAGE['mmext'] = 'mmext'
+        APPLIED.append('mmext_config_scope')
+    get_installed_path = config_module.get_installed_path
+    if hasattr(get_installed_path, '__wrapped__'):
+        return
+
+    @functools.wraps(get_installed_path)
+    def installed_or_importable_path(package):
+        path = get_installed_path(package)
+        if osp.isdir(path):
+            return path
+        module = next((module for module, name in
+                       config_utils.MODULE2PACKAGE.items() if name == package),
+                      package)
+        spec = importlib.util.find_spec(module)
+        if spec is None or spec.origin is None:
+            return path
+        return osp.dirname(spec.origin)
+
+    config_module.get_installed_path = installed_or_importable_path
+    APPLIED.append('editable_install_path')
+
+
 def apply_all() -> None:
     """Apply every shim; each acts only where its name is still missing."""
     _restore_quantization_names()
@@ -293,6 +369,8 @@ def apply_all() -> None:
     _alias_mmcls_to_mmpretrain()
     _accept_int_adam_betas()
     _register_mmpretrain_clip()
+    _drop_scope_from_collate_fn()
+    _resolve_mmext_configs()
 
 
 apply_all()

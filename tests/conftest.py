@@ -1,3 +1,4 @@
+import importlib.util
 import os
 import os.path as osp
 import subprocess
@@ -20,6 +21,16 @@ def run_tool(*args, env=None, timeout=600):
                           capture_output=True,
                           text=True,
                           timeout=timeout)
+
+
+def load_tool(path):
+    """Import a script of tools/ or demo/ as a module, to call its ``main``
+    in-process (a subprocess spends seconds importing mmext)."""
+    spec = importlib.util.spec_from_file_location(
+        osp.splitext(osp.basename(path))[0], path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 @pytest.fixture

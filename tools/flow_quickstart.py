@@ -13,7 +13,9 @@ with zero flow on synthetic and real data.
    stereo pair from scikit-image (flow = -disparity, 4x downscaled), writing
    colour-wheel pictures of the first predictions under
    ``<work_dir>/<timestamp>/vis/``.
-3. Prints EPE and Fl of the model next to those of zero flow on both sets.
+3. Prints how the training loss fell (the mean of the first and of the last
+   quarter of the iterations) and EPE and Fl of the model next to those of
+   zero flow on both sets.
 
 Runs are deterministic for a given ``--seed`` and ``--threads``; nothing is
 downloaded.
@@ -22,6 +24,7 @@ import argparse
 import os.path as osp
 import time
 
+import numpy as np
 import torch
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
@@ -87,6 +90,14 @@ def zero_flow_metrics(runner, split: str) -> dict:
     return evaluator.evaluate(len(loop.dataloader.dataset))
 
 
+def loss_trend(runner) -> tuple:
+    """Mean training loss of the first and of the last quarter of the
+    iterations (at least one each), from the message hub's full history."""
+    losses = np.asarray(runner.message_hub.get_scalar('train/loss').data[0])
+    quarter = max(1, len(losses) // 4)
+    return losses[:quarter].mean(), losses[-quarter:].mean(), quarter
+
+
 def format_table(rows) -> str:
     """Markdown table of (set, zero metrics, model metrics) rows."""
     lines = [
@@ -122,6 +133,9 @@ def main():
           f'trained and validated in {train_seconds / 60:.1f} min, tested '
           f'with the zero-flow baselines in '
           f'{time.perf_counter() - start - train_seconds:.0f} s')
+    first, last, quarter = loss_trend(runner)
+    print(f'training loss: {first:.3f} (mean of the first {quarter} '
+          f'iterations) -> {last:.3f} (mean of the last {quarter})')
     print(format_table(rows))
     print(f'\ncheckpoint: {checkpoint}\npictures:   '
           f'{osp.join(runner.log_dir, "vis")}')

@@ -2,12 +2,12 @@
 import argparse
 import os
 
-from mmengine.config import DictAction
 from mmengine.evaluator import DumpResults
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
 from mmext.checkpoint import load_model_weights
-from mmext.engine import (build_runner, cli_main, init_cpu_distributed,
+from mmext.engine import (DictAction, UserError, build_runner,
+                          check_not_swapped, cli_main, init_cpu_distributed,
                           load_config, set_work_dir)
 
 
@@ -37,8 +37,9 @@ def parse_args():
 @cli_main
 def main():
     args = parse_args()
+    check_not_swapped(args.config, args.checkpoint)
     if args.out is not None and not args.out.endswith(('.pkl', '.pickle')):
-        raise ValueError(f'--out must be a .pkl file, got {args.out}')
+        raise UserError(f'--out must be a .pkl file, got {args.out}')
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
     set_work_dir(cfg, args.work_dir, args.config)

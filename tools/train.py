@@ -3,11 +3,12 @@ import argparse
 import os
 
 import torch
-from mmengine.config import DictAction
+from mmengine.runner import find_latest_checkpoint
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
-from mmext.engine import (build_runner, cli_main, init_cpu_distributed,
-                          load_config, set_work_dir)
+from mmext.engine import (CheckpointFitHook, DictAction, build_runner,
+                          cli_main, init_cpu_distributed, load_config,
+                          set_work_dir)
 
 
 def parse_args():
@@ -79,12 +80,24 @@ def merge_args(cfg, args):
     return cfg
 
 
+def checkpoint_to_load(cfg):
+    """The checkpoint the Runner will load: ``load_from``, or with
+    ``resume`` and no ``load_from`` the latest one in the work dir."""
+    if cfg.get('resume') and cfg.get('load_from') is None:
+        return find_latest_checkpoint(cfg.work_dir)
+    return cfg.get('load_from')
+
+
 @cli_main
 def main():
     args = parse_args()
     cfg = merge_args(load_config(args.config, args.cfg_options), args)
     init_cpu_distributed(cfg, args.launcher)
     runner = build_runner(cfg)
+    checkpoint = checkpoint_to_load(cfg)
+    if checkpoint is not None:
+        runner.register_hook(
+            CheckpointFitHook(checkpoint, resume=bool(cfg.get('resume'))))
     runner.train()
 
 

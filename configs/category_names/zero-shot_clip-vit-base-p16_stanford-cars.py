@@ -1,6 +1,8 @@
 # Zero-shot CLIP ViT-B/16 on Stanford Cars: mmpretrain's CLIPZeroShot with the
-# offline CLIP BPE tokenizer, the 196 model names as prototypes and the test
-# split. This is what a name-initialised head computes before any training.
+# offline CLIP BPE tokenizer, the 196 model names as prototypes, CLIP's 8 car
+# templates and the test split: the names and prompts of the name-initialised
+# heads (name-init_*_stanford-cars.py), i.e. what they compute before any
+# training.
 #   python tools/test.py THIS_CONFIG checkpoints/clip-vit-base-p16_openai.pth
 _base_ = [
     'mmpretrain::clip/clip_vit-base-p16_zeroshot-cls_in1k.py',
@@ -12,7 +14,7 @@ custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 model = dict(
     tokenizer=dict(_delete_=True, type='CLIPBPETokenizer'),
     text_prototype={{_base_.stanford_cars_names}},
-    text_prompt='vanilla')
+    text_prompt='openai_stanford_cars')
 test_dataloader = dict(
     dataset=dict(
         _delete_=True,

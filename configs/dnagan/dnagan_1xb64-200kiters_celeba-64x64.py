@@ -94,6 +94,11 @@ optim_wrapper = dict(
 
 train_cfg = dict(
     by_epoch=False, max_iters=200000, val_begin=1, val_interval=10000)
+# A grid of edits of fixed training pairs (rows: attribute x pair; columns:
+# A, A edited, B, B edited) in <work_dir>/<timestamp>/vis_data/vis_image/.
+custom_hooks = [
+    dict(type='AttributeTransferVisualizationHook', interval=2000)
+]
 default_hooks = dict(
     logger=dict(interval=100),
     checkpoint=dict(interval=2000, max_keep_ckpts=5))

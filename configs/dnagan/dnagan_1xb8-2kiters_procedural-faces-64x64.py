@@ -92,6 +92,9 @@ optim_wrapper = dict(
         optimizer=dict(type='RMSprop', lr=5e-5, alpha=0.8, eps=1e-10)))
 
 train_cfg = dict(by_epoch=False, max_iters=2000, val_begin=1, val_interval=500)
+# A grid of edits of fixed training pairs (rows: attribute x pair; columns:
+# A, A edited, B, B edited) in <work_dir>/<timestamp>/vis_data/vis_image/.
+custom_hooks = [dict(type='AttributeTransferVisualizationHook', interval=500)]
 default_hooks = dict(
     logger=dict(interval=20), checkpoint=dict(interval=500, max_keep_ckpts=2))
 randomness = dict(seed=0)

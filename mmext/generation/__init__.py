@@ -12,19 +12,22 @@ with warnings.catch_warnings():
 
 from . import datasets  # noqa: F401,E402
 from .alignment import align_face, five_point_template, similarity_transform
-from .base import AttributeExchangeGAN, exchange_labels
+from .base import (AttributeExchangeGAN, concat_label_maps, exchange_labels,
+                   init_normal)
 from .dnagan import (DNAGAN, DNAGANDiscriminator, DNAGANGenerator, annihilate,
                      attribute_pieces, swap)
 from .elegant import (ELEGANT, ELEGANTDiscriminator, ELEGANTGenerator,
                       Normalization, attribute_chunks, exchange)
 from .metrics import (AttributeTransferFID, EditedAttributeAccuracy,
                       ReconstructionError)
+from .visualization import AttributeTransferVisualizationHook, edit_grid
 
 __all__ = [
     'align_face', 'five_point_template', 'similarity_transform',
-    'AttributeExchangeGAN', 'exchange_labels', 'ELEGANT', 'ELEGANTGenerator',
+    'AttributeExchangeGAN', 'exchange_labels', 'init_normal',
+    'concat_label_maps', 'ELEGANT', 'ELEGANTGenerator',
     'ELEGANTDiscriminator', 'Normalization', 'attribute_chunks', 'exchange',
     'DNAGAN', 'DNAGANGenerator', 'DNAGANDiscriminator', 'attribute_pieces',
     'annihilate', 'swap', 'ReconstructionError', 'EditedAttributeAccuracy',
-    'AttributeTransferFID'
+    'AttributeTransferFID', 'AttributeTransferVisualizationHook', 'edit_grid'
 ]

@@ -10,12 +10,18 @@ A batch from the data preprocessor holds, for ``n`` attributes::
 
 A generator of either method maps ``(img_a[:, i], img_b[:, i], [i])`` to
 ``dict(recon_a, recon_b, edited_a, edited_b)``, where ``edited_a`` is A after
-losing attribute ``i`` and ``edited_b`` is B after gaining it, and swaps
-attributes between any two images with ``transfer``.
+losing attribute ``i`` and ``edited_b`` is B after gaining it; its
+``transfer(img_a, img_b, attribute_ids, strength)`` returns the same two edits
+at any strength, 0 giving the reconstructions and 1 the edits.
+
+Both papers also share their weight initialisation and the way their
+discriminators read the labels (:func:`init_normal`,
+:func:`concat_label_maps`).
 """
 from typing import Dict, List, Optional, Sequence, Union
 
 import torch
+import torch.nn as nn
 from mmagic.models.base_models import BaseGAN
 from mmagic.structures import DataSample
 from mmengine.model import is_model_wrapper
@@ -23,7 +29,10 @@ from torch import Tensor
 
 from .datasets.celeba import select_attributes
 
-__all__ = ['AttributeExchangeGAN', 'exchange_labels']
+__all__ = [
+    'AttributeExchangeGAN', 'exchange_labels', 'init_normal',
+    'concat_label_maps'
+]
 
 #: Pixels in [-1, 1] (mean = std = 127.5), RGB as the references read images,
 #: labels passed through untouched, nothing taken from the data samples.
@@ -34,6 +43,32 @@ DEFAULT_DATA_PREPROCESSOR = dict(
     output_channel_order='RGB',
     non_image_keys=['label_a', 'label_b'],
     data_keys=None)
+
+
+def init_normal(module: nn.Module):
+    """Weights of every convolution, transposed convolution and linear layer
+    from N(0, 0.02), biases zero: both papers' initialisation (normalisation
+    layers keep their own start)."""
+    for m in module.modules():
+        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
+            nn.init.normal_(m.weight, 0.0, 0.02)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
+
+
+def concat_label_maps(img: Tensor, labels: Tensor) -> Tensor:
+    """The discriminators' input: the image followed by one constant map per
+    label.
+
+    Args:
+        img (Tensor): ``(B, C, H, W)`` images.
+        labels (Tensor): ``(B, n)`` labels.
+
+    Returns:
+        Tensor: ``(B, C + n, H, W)``.
+    """
+    maps = labels[:, :, None, None].expand(-1, -1, *img.shape[2:])
+    return torch.cat([img, maps.to(img.dtype)], dim=1)
 
 
 def exchange_labels(y_a: Tensor, y_b: Tensor,
@@ -111,16 +146,24 @@ class AttributeExchangeGAN(BaseGAN):
                  source: Tensor,
                  reference: Tensor,
                  attributes: Union[str, Sequence[str], Sequence[int]],
-                 strength: float = 1.0) -> tuple:
-        """Swap attributes between two batches of images.
+                 strength: float = 1.0,
+                 reference_has: bool = True) -> tuple:
+        """Transfer attributes between two batches of images by exemplar.
 
         Args:
             source (Tensor): ``(B, 3, H, W)`` in [-1, 1], RGB.
             reference (Tensor): ``(B, 3, H, W)``, same layout.
-            attributes: Names (or indices) of the swapped attributes; several
-                are swapped at once.
-            strength (float): 0 keeps the images, 1 swaps fully; values in
-                between interpolate the latent pieces. Defaults to 1.
+            attributes: Names (or indices) of the transferred attributes;
+                several are transferred at once.
+            strength (float): 0 gives the reconstructions of the images, 1
+                the full transfer; values in between interpolate the latent
+                pieces. Defaults to 1.
+            reference_has (bool): Whether the reference has the attributes
+                (the source gains them, the reference loses them) or lacks
+                them (the source loses them). ELEGANT's exchange is the same
+                either way; in DNA-GAN the image without the attributes has
+                zero pieces (the annihilating operation). Defaults to True,
+                the papers' exemplar-based editing.
 
         Returns:
             tuple: the source with the reference's attributes, and the
@@ -129,8 +172,14 @@ class AttributeExchangeGAN(BaseGAN):
         if isinstance(attributes,
                       str) or not all(isinstance(a, int) for a in attributes):
             attributes = self.attribute_ids(attributes)
-        return self._bare(self.generator).transfer(source, reference,
-                                                   list(attributes), strength)
+        generator = self._bare(self.generator)
+        if reference_has:
+            reference_out, source_out = generator.transfer(
+                reference, source, list(attributes), strength)
+        else:
+            source_out, reference_out = generator.transfer(
+                source, reference, list(attributes), strength)
+        return source_out, reference_out
 
     def forward(self,
                 inputs: Dict[str, Tensor],

@@ -21,22 +21,12 @@ from mmengine.model import BaseModule
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
-from .base import AttributeExchangeGAN
+from .base import AttributeExchangeGAN, concat_label_maps, init_normal
 
 __all__ = [
     'attribute_pieces', 'annihilate', 'swap', 'DNAGANGenerator',
     'DNAGANDiscriminator', 'DNAGAN'
 ]
-
-
-def _init_normal(module: nn.Module):
-    """Weights from N(0, 0.02) and zero biases, the reference's TensorFlow
-    initialisers (batch norm keeps its scale 1 and shift 0)."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            if m.bias is not None:
-                nn.init.zeros_(m.bias)
 
 
 # ---------------------------------------------------------------------------
@@ -81,24 +71,52 @@ def annihilate(z: Tensor, attribute_ids: Sequence[int],
     return z
 
 
-def swap(z_a: Tensor, z_b: Tensor, attribute_ids: Sequence[int],
-         pieces: List[tuple]) -> tuple:
+def swap(z_a: Tensor,
+         z_b: Tensor,
+         attribute_ids: Sequence[int],
+         pieces: List[tuple],
+         strength: float = 1.0) -> tuple:
     """DNA-GAN's crossover of A (has the attributes) and B (lacks them).
+
+    Args:
+        z_a (Tensor): ``(B, C, h, w)`` code of A.
+        z_b (Tensor): Code of B, same shape.
+        attribute_ids (Sequence[int]): The swapped attributes.
+        pieces (list[tuple]): From :func:`attribute_pieces`.
+        strength (float): The interpolation of the paper's figures: B's
+            pieces become A's scaled by ``strength`` (from zero, B's own
+            annihilated pieces) and A's are scaled by ``1 - strength``
+            (towards zero). 1, the default, is the swap; 0 leaves the codes
+            of the reconstructions A2 and B2.
 
     Returns:
         tuple: ``z_ae``, A's code with the pieces zeroed (A loses the
         attributes), and ``z_bx``, B's code with A's pieces (B gains them).
     """
-    z_bx = z_b.clone()
+    z_ae, z_bx = z_a.clone(), z_b.clone()
     for i in attribute_ids:
         start, end = pieces[i]
-        z_bx[:, start:end] = z_a[:, start:end]
-    return annihilate(z_a, attribute_ids, pieces), z_bx
+        z_ae[:, start:end] = (1 - strength) * z_a[:, start:end]
+        z_bx[:, start:end] = strength * z_a[:, start:end]
+    return z_ae, z_bx
 
 
 # ---------------------------------------------------------------------------
 # Generator: encoder -> pieces -> decoder
 # ---------------------------------------------------------------------------
+
+
+def _downsampling(in_channels: int, channels: Sequence[int]) -> nn.Sequential:
+    """The reference's encoder and critic trunk: Conv4x4 stride 2 (no bias)
+    to each width, batch norm after all but the first, LeakyReLU(0.2)."""
+    widths = [in_channels, *channels]
+    layers = []
+    for k, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
+        layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False))
+        if k:
+            layers.append(nn.BatchNorm2d(c_out))
+        layers.append(nn.LeakyReLU(0.2))
+    return nn.Sequential(*layers)
 
 
 @MODELS.register_module()
@@ -131,14 +149,7 @@ class DNAGANGenerator(BaseModule):
         self.num_attributes = num_attributes
         self.pieces = attribute_pieces(channels[-1], num_attributes,
                                        piece_ratio)
-        widths = [in_channels, *channels]
-        layers = []
-        for k, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False))
-            if k:
-                layers.append(nn.BatchNorm2d(c_out))
-            layers.append(nn.LeakyReLU(0.2))
-        self.encoder = nn.Sequential(*layers)
+        self.encoder = _downsampling(in_channels, channels)
         # Decoder widths: the code's width kept once, then back down.
         widths = [channels[-1], *reversed(channels[1:])]
         layers = []
@@ -153,7 +164,7 @@ class DNAGANGenerator(BaseModule):
             nn.Tanh()
         ]
         self.decoder = nn.Sequential(*layers)
-        _init_normal(self)
+        init_normal(self)
 
     def encode(self, img: Tensor) -> Tensor:
         return self.encoder(img)
@@ -180,21 +191,21 @@ class DNAGANGenerator(BaseModule):
             edited_b=self.decode(z_bx))
 
     def transfer(self,
-                 source: Tensor,
-                 reference: Tensor,
+                 img_a: Tensor,
+                 img_b: Tensor,
                  attribute_ids: Sequence[int],
                  strength: float = 1.0) -> tuple:
-        """Exchange the pieces of any two images (an image without the
-        attribute carries a near-zero piece, so exchanging is the swap in
-        both directions); ``strength`` in [0, 1] interpolates the codes."""
-        z_s, z_r = self.encode(source), self.encode(reference)
-        z_s2, z_r2 = z_s.clone(), z_r.clone()
-        for i in attribute_ids:
-            start, end = self.pieces[i]
-            z_s2[:, start:end] = z_r[:, start:end]
-            z_r2[:, start:end] = z_s[:, start:end]
-        return (self.decode(torch.lerp(z_s, z_s2, strength)),
-                self.decode(torch.lerp(z_r, z_r2, strength)))
+        """The crossover of :meth:`forward` between any two images, A with
+        the attributes and B without, at a ``strength`` in [0, 1] (see
+        :func:`swap`): 0 gives A2 and B2, 1 gives Ae and Bx.
+
+        Returns:
+            tuple: A losing the attributes and B gaining them.
+        """
+        z_ae, z_bx = swap(
+            self.encode(img_a), self.encode(img_b), attribute_ids,
+            self.pieces, strength)
+        return self.decode(z_ae), self.decode(z_bx)
 
 
 # ---------------------------------------------------------------------------
@@ -226,24 +237,15 @@ class DNAGANDiscriminator(BaseModule):
         if img_size % 2**len(channels):
             raise ValueError(f'img_size must be divisible by '
                              f'{2**len(channels)}, got {img_size}')
-        widths = [in_channels + num_attributes, *channels]
-        layers = []
-        for k, (c_in, c_out) in enumerate(zip(widths[:-1], widths[1:])):
-            layers.append(nn.Conv2d(c_in, c_out, 4, 2, 1, bias=False))
-            if k:
-                layers.append(nn.BatchNorm2d(c_out))
-            layers.append(nn.LeakyReLU(0.2))
-        self.conv = nn.Sequential(*layers)
+        self.conv = _downsampling(in_channels + num_attributes, channels)
         side = img_size // 2**len(channels)
         self.fc = nn.Linear(channels[-1] * side * side, num_attributes)
-        _init_normal(self)
+        init_normal(self)
 
     def forward(self, img: Tensor, labels: Tensor) -> Tensor:
         """Scores ``(B, n)`` for images and their ``(B, n)`` labels in
         {-1, 1}."""
-        maps = labels[:, :, None, None].expand(-1, -1, *img.shape[2:])
-        x = self.conv(torch.cat([img, maps.to(img.dtype)], dim=1))
-        return self.fc(x.flatten(1))
+        return self.fc(self.conv(concat_label_maps(img, labels)).flatten(1))
 
 
 # ---------------------------------------------------------------------------

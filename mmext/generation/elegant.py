@@ -21,7 +21,8 @@ from mmengine.model import BaseModule
 from mmengine.optim import OptimWrapperDict
 from torch import Tensor
 
-from .base import AttributeExchangeGAN, exchange_labels
+from .base import (AttributeExchangeGAN, concat_label_maps, exchange_labels,
+                   init_normal)
 
 __all__ = [
     'Normalization', 'attribute_chunks', 'exchange', 'ELEGANTGenerator',
@@ -49,14 +50,6 @@ class Normalization(nn.Module):
 
     def forward(self, x: Tensor) -> Tensor:
         return F.normalize(x, dim=1, eps=self.eps) * self.alpha + self.beta
-
-
-def _init_normal(module: nn.Module):
-    """Weights from N(0, 0.02) as in the paper; biases start at zero."""
-    for m in module.modules():
-        if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d, nn.Linear)):
-            nn.init.normal_(m.weight, 0.0, 0.02)
-            nn.init.zeros_(m.bias)
 
 
 # ---------------------------------------------------------------------------
@@ -157,7 +150,7 @@ class ELEGANTGenerator(BaseModule):
                 layers += [Normalization(), nn.ReLU()]
             blocks.append(nn.Sequential(*layers))
         self.decoder = nn.ModuleList(blocks)
-        _init_normal(self)
+        init_normal(self)
 
     def encode(self, img: Tensor) -> tuple:
         """Image -> (latent code, skips from the shallowest to the
@@ -202,20 +195,26 @@ class ELEGANTGenerator(BaseModule):
             edited_b=self.decode(img_b, z_d, z_b, skips_b))
 
     def transfer(self,
-                 source: Tensor,
-                 reference: Tensor,
+                 img_a: Tensor,
+                 img_b: Tensor,
                  attribute_ids: Sequence[int],
                  strength: float = 1.0) -> tuple:
-        """Exchange chunks between any two images; ``strength`` in [0, 1]
-        walks each code along the line to its exchanged code (the paper's
-        interpolation)."""
-        z_s, skips_s = self.encode(source)
-        z_r, skips_r = self.encode(reference)
-        z_s2, z_r2 = exchange(z_s, z_r, attribute_ids, self.num_attributes)
-        return (self.decode(source, torch.lerp(z_s, z_s2, strength), z_s,
-                            skips_s),
-                self.decode(reference, torch.lerp(z_r, z_r2, strength), z_r,
-                            skips_r))
+        """The exchange of :meth:`forward` between any two images, with
+        ``strength`` in [0, 1] walking each code along the line to its
+        exchanged code (the paper's interpolation): 0 gives A1 and B1, 1 gives
+        C and D.
+
+        Returns:
+            tuple: A with B's chunks and B with A's (the exchange is
+            symmetric: which image has the attributes does not matter).
+        """
+        z_a, skips_a = self.encode(img_a)
+        z_b, skips_b = self.encode(img_b)
+        z_c, z_d = exchange(z_a, z_b, attribute_ids, self.num_attributes)
+        return (self.decode(img_a, torch.lerp(z_a, z_c, strength), z_a,
+                            skips_a),
+                self.decode(img_b, torch.lerp(z_b, z_d, strength), z_b,
+                            skips_b))
 
 
 # ---------------------------------------------------------------------------
@@ -243,8 +242,7 @@ class _LabelConditionedDiscriminator(nn.Module):
         self.linear = nn.Linear(channels[-1] * side * side, 1)
 
     def forward(self, img, labels):
-        maps = labels[:, :, None, None].expand(-1, -1, *img.shape[2:])
-        x = self.conv(torch.cat([img, maps.to(img.dtype)], dim=1))
+        x = self.conv(concat_label_maps(img, labels))
         return self.linear(x.flatten(1)).squeeze(1)
 
 
@@ -276,7 +274,7 @@ class ELEGANTDiscriminator(BaseModule):
             _LabelConditionedDiscriminator(num_attributes, img_size //
                                            2**s, channels)
             for s in range(num_scales))
-        _init_normal(self)
+        init_normal(self)
 
     def forward(self, img: Tensor, labels: Tensor) -> List[Tensor]:
         """Logits ``(B,)`` of every scale, full resolution first."""
@@ -330,6 +328,14 @@ class ELEGANT(AttributeExchangeGAN):
             **(loss_config or {}))
         super().__init__(attributes, generator, discriminator,
                          data_preprocessor, discriminator_steps, loss_config)
+        weights = self.loss_config['scale_weights']
+        if self.discriminator is not None and len(weights) != len(
+                self.discriminator.scales):
+            raise ValueError(
+                f'loss_config.scale_weights={tuple(weights)} has '
+                f'{len(weights)} weight(s) but the discriminator has '
+                f'{len(self.discriminator.scales)} scale(s) (num_scales): '
+                'give one weight per scale')
 
     def _bce(self, img: Tensor, labels: Tensor, real: bool) -> List[Tensor]:
         """Binary cross-entropy of each discriminator scale against
@@ -346,7 +352,8 @@ class ELEGANT(AttributeExchangeGAN):
         weights = self.loss_config['scale_weights']
         return {
             f'{prefix}{s + 1}': w * loss / divisor
-            for s, (w, loss) in enumerate(zip(weights, per_scale))
+            for s, (w, loss) in enumerate(
+                zip(weights, per_scale, strict=True))
         }
 
     def train_step(self, data: dict,

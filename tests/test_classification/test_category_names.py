@@ -3,6 +3,7 @@ name-initialised head, k-shot wrapper, configs (zero-shot, distillation).
 
 Everything runs on tiny randomly initialised CLIPs: no weights are downloaded.
 """
+import functools
 import glob
 import os
 import os.path as osp
@@ -25,8 +26,8 @@ from mmext.classification.heads import DatasetClassNamesHook
 from mmext.classification.text import (CLIPBPETokenizer,
                                        CLIPVocabularyNotFoundError,
                                        find_clip_bpe_vocab, read_lines,
-                                       resolve_templates)
-from mmpretrain.models.multimodal.clip.clip import CLIP
+                                       resolve_class_names, resolve_templates)
+from mmpretrain.models.multimodal.clip.clip import CLIP, PROMPT_MAP
 from mmpretrain.registry import MODELS
 
 REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
@@ -414,11 +415,18 @@ def test_few_shot_wraps_a_folder_dataset_from_config(tmp_path):
 # --------------------------------------------------------------------------
 
 
+@functools.lru_cache(maxsize=None)
+def _config(path):
+    """Each shipped config parsed once for the module (parsing dominates the
+    time of the config tests)."""
+    return Config.fromfile(path)
+
+
 @pytest.mark.parametrize(
     'path', sorted(glob.glob(osp.join(CONFIGS, '*.py'))),
     ids=lambda p: osp.basename(p))
 def test_configs_parse(path):
-    cfg = Config.fromfile(path)
+    cfg = _config(path)
     name = osp.basename(path)
     if name.startswith('zero-shot'):
         assert cfg.model.type == 'CLIPZeroShot'
@@ -436,6 +444,54 @@ def test_configs_parse(path):
     assert all(h.type == 'NameInitClsHead' for h in heads)
     expected = 'random' if name.startswith('linear-probe') else 'names'
     assert heads[0].get('init', 'names') == expected
+
+
+def _prompts(names, templates):
+    return [[template(name) for template in templates] for name in names]
+
+
+def _head_prompts(cfg, head):
+    """The prompts a NameInitClsHead of a config embeds: its names (the
+    training dataset's classes when it has none, as DatasetClassNamesHook
+    gives them) through its templates."""
+    names = head.class_names
+    if names is None:
+        from mmpretrain.registry import DATASETS
+        dataset = cfg.train_dataloader.dataset
+        dataset = dataset.get('dataset', dataset)  # inside FewShotDataset
+        names = DATASETS.get(dataset.type).METAINFO['classes']
+    return _prompts(
+        resolve_class_names(names), resolve_templates(head.templates))
+
+
+@pytest.mark.parametrize('dataset', ['in1k', 'stanford-cars'])
+def test_zero_shot_configs_use_the_prompts_of_the_name_init_heads(dataset):
+    """Zero-shot CLIP is what every name-initialised head of the same dataset
+    computes before training: same names, same templates, same order."""
+    zero_shot = _config(
+        osp.join(CONFIGS, f'zero-shot_clip-vit-base-p16_{dataset}.py'))
+    expected = _prompts(
+        resolve_class_names(zero_shot.model.text_prototype),
+        PROMPT_MAP[zero_shot.model.text_prompt])
+    paths = [
+        p for p in sorted(glob.glob(osp.join(CONFIGS, f'*_{dataset}.py')))
+        if not osp.basename(p).startswith('zero-shot')
+    ]
+    assert len(paths) >= 6
+    for path in paths:
+        cfg = _config(path)
+        if cfg.model.type == 'SingleTeacherDistill':
+            heads = [cfg.model.architecture.head, cfg.model.teacher.head]
+        else:
+            heads = [cfg.model.head]
+        for head in heads:
+            prompts = _head_prompts(cfg, head)
+            assert len(prompts) == len(expected), osp.basename(path)
+            assert prompts == expected, osp.basename(path)
+    # ImageNet: CLIP's short names through the 80 OpenAI templates; Stanford
+    # Cars: the dataset's model names through CLIP's 8 car templates.
+    assert len(expected[0]) == {'in1k': 80, 'stanford-cars': 8}[dataset]
+    assert len(expected) == {'in1k': 1000, 'stanford-cars': 196}[dataset]
 
 
 class _InitialHeadWeight(Hook):

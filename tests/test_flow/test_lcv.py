@@ -11,25 +11,81 @@ import os.path as osp
 
 import pytest
 import torch
+import torch.nn.functional as F
 from mmengine.config import Config
 
 from mmext.checkpoint import load_local_checkpoint
 from mmext.flow.models import DotProductCostVolume, LearnableCostVolume
+from mmext.flow.models.cost_volumes import CostVolume
 from mmext.registry import MODELS
 from tests.conftest import REPO
 from tests.test_flow.test_cost_volume import brute_force_local
-from tests.test_flow.test_pwcnet import MMFLOW_PWCNET
+from tests.test_flow.test_pwcnet import (MMFLOW_PWCNET, closed_form_inputs,
+                                         closed_form_state_dict)
 from tests.test_flow.test_raft import MMFLOW_RAFT, SMALL_RAFT, read_spec
 
 C = 6
 LCV_KEYS = ['decoder.cost_volume.raw_A', 'decoder.cost_volume.raw_D']
 
 
-def with_lcv(cfg):
+def with_lcv(cfg, cost_volume='LCV'):
     """The model config with its cost volume switched to LCV (the one key)."""
     cfg = copy.deepcopy(cfg)
-    cfg['decoder']['cost_volume'] = dict(type='LCV')
+    cfg['decoder']['cost_volume'] = dict(type=cost_volume)
     return cfg
+
+
+def paper_factors(raw_A, raw_D):
+    """``P`` and the diagonal of ``D`` (float64) written as the paper writes
+    them, with an explicit inverse: ``P = (I + S)(I - S)^-1``."""
+    A = raw_A.double()
+    S = (torch.triu(A) - torch.triu(A).T) / 2
+    eye = torch.eye(len(A), dtype=A.dtype)
+    t = torch.atan(raw_D.double()) * 2 / math.pi
+    return (eye + S) @ torch.linalg.inv(eye - S), (1 + t) / (1 - t)
+
+
+class ReferenceLCV(CostVolume):
+    """``f1^T W f2`` with ``W = P^T D P`` from :func:`paper_factors`, computed
+    directly in float64 (no feature transform, no shared solve; the local
+    volume by unfolding, not by shifting), with the parameters of
+    :class:`LearnableCostVolume` so that its state dict loads."""
+
+    def __init__(self, channels):
+        super().__init__(channels)
+        self.raw_A = torch.nn.Parameter(torch.eye(channels))
+        self.raw_D = torch.nn.Parameter(torch.zeros(channels))
+
+    def metric(self):
+        P, d = paper_factors(self.raw_A, self.raw_D)
+        return P.T @ torch.diag(d) @ P
+
+    def all_pairs(self, feat1, feat2):
+        corr = torch.einsum('bcij,cd,bdkl->bijkl', feat1.double(),
+                            self.metric(), feat2.double())
+        return (corr / math.sqrt(self.channels)).to(feat1.dtype)
+
+    def local(self, feat1, feat2, max_displacement):
+        B, C, H, W = feat1.shape
+        k = 2 * max_displacement + 1
+        windows = F.unfold(feat2.double(), k, padding=max_displacement)
+        corr = torch.einsum('bcp,cd,bdkp->bkp',
+                            feat1.double().flatten(2), self.metric(),
+                            windows.view(B, C, k * k, H * W))
+        return corr.view(B, k * k, H, W).to(feat1.dtype)
+
+
+def randomise_lcvs(model, scale_A=0.3):
+    """Move every LCV of ``model`` away from the identity (seeded)."""
+    lcvs = [m for m in model.modules() if isinstance(m, LearnableCostVolume)]
+    assert lcvs
+    for i, lcv in enumerate(lcvs):
+        generator = torch.Generator().manual_seed(i)
+        with torch.no_grad():
+            lcv.raw_A.add_(scale_A * torch.randn(
+                lcv.raw_A.shape, generator=generator))
+            lcv.raw_D.copy_(torch.randn(lcv.raw_D.shape, generator=generator))
+    return model
 
 
 def randomised(channels, scale_A=1., raw_D=None, seed=0):
@@ -122,15 +178,100 @@ def test_whole_model_equals_vanilla_at_init(base):
         assert torch.equal(lcv(inputs), vanilla(inputs))
 
 
-def test_gradients_reach_the_parameters(feats):
-    lcv = LearnableCostVolume(C)
-    (lcv.all_pairs(*feats).square().sum() + lcv.local(*feats, 1).sum()
-     ).backward()
+def _grads(cost_volume, feat1, feat2):
+    cost_volume.zero_grad()
+    (cost_volume.all_pairs(feat1, feat2).square().sum() +
+     cost_volume.local(feat1, feat2, 1).sin().sum()).backward()
+    return cost_volume.raw_A.grad.clone(), cost_volume.raw_D.grad.clone()
+
+
+def test_gradients_equal_the_paper_formula(feats):
+    # Away from the identity (D != I, S != 0), in float64; the reference
+    # differentiates the paper's explicit inverse and the direct f1^T W f2.
+    feat1, feat2 = (f.double() for f in feats)
+    lcv = randomised(C, scale_A=0.5).double()
+    reference = ReferenceLCV(C).double()
+    reference.load_state_dict(lcv.state_dict())
+    grad_A, grad_D = _grads(lcv, feat1, feat2)
+    ref_A, ref_D = _grads(reference, feat1, feat2)
+    torch.testing.assert_close(grad_A, ref_A, rtol=1e-9, atol=1e-9)
+    torch.testing.assert_close(grad_D, ref_D, rtol=1e-9, atol=1e-9)
     upper = torch.triu(torch.ones(C, C, dtype=torch.bool), diagonal=1)
     # Only the strict upper triangle of raw_A enters S.
-    assert (lcv.raw_A.grad[upper] != 0).all()
-    assert (lcv.raw_A.grad[~upper] == 0).all()
-    assert (lcv.raw_D.grad != 0).all()
+    assert (grad_A[upper].abs() > 1e-3).all()
+    assert (grad_A[~upper] == 0).all()
+    assert (grad_D.abs() > 1e-3).all()
+
+
+def test_A_gradient_vanishes_only_where_D_is_the_identity(feats):
+    # With D = I, W = P^T P = I for every orthogonal P: the loss does not
+    # depend on A, so a test of the A-gradient must run at D != I.
+    feat1, feat2 = (f.double() for f in feats)
+    lcv = randomised(C, scale_A=0.5, raw_D=torch.zeros(C)).double()
+    grad_A, grad_D = _grads(lcv, feat1, feat2)
+    assert grad_A.abs().max() < 1e-9 < grad_D.abs().min()
+
+
+def _pwcnet_with_flows_of_tens_of_pixels(cfg):
+    model = MODELS.build(cfg).eval()
+    vanilla_keys = MODELS.build(copy.deepcopy(MMFLOW_PWCNET)).state_dict()
+    model.load_state_dict(closed_form_state_dict(vanilla_keys), strict=False)
+    return model
+
+
+@pytest.mark.parametrize('base', [SMALL_RAFT, MMFLOW_PWCNET],
+                         ids=['RAFT', 'PWCNet'])
+def test_randomised_lcv_is_the_cost_volume_used(base):
+    """A trained LCV changes the flow, and the model computes exactly the
+    paper's f1^T W f2 (a model with :class:`ReferenceLCV` and the same
+    parameters gives the same flow)."""
+    if base is MMFLOW_PWCNET:
+        build = _pwcnet_with_flows_of_tens_of_pixels
+        inputs = closed_form_inputs()[0]
+    else:
+        build = MODELS.build
+        torch.manual_seed(0)
+        inputs = torch.rand(1, 6, 64, 64) * 2 - 1
+    torch.manual_seed(0)
+    vanilla = build(copy.deepcopy(base)).eval()
+    lcv = MODELS.build(with_lcv(base)).eval()
+    lcv.load_state_dict(vanilla.state_dict(), strict=False)
+    randomise_lcvs(lcv)
+    reference = MODELS.build(with_lcv(base, ReferenceLCV)).eval()
+    reference.load_state_dict(lcv.state_dict(), strict=True)
+    with torch.no_grad():
+        flow, flow_vanilla, flow_reference = (
+            m(inputs, mode='tensor') for m in (lcv, vanilla, reference))
+    scale = flow_vanilla.abs().mean()
+    assert scale > 0.1
+    assert (flow - flow_vanilla).abs().mean() > 0.1 * scale
+    torch.testing.assert_close(flow, flow_reference, rtol=1e-4,
+                               atol=1e-4 * scale)
+
+
+def test_raft_lcv_is_the_vanilla_encoder_with_its_projection_reparametrised():
+    """RAFT's feature encoder ends in a linear 1x1 convolution, so sqrt(D) P
+    folds into it: vanilla RAFT with that convolution multiplied by sqrt(D) P
+    computes RAFT-LCV's flow (see configs/lcv/README.md)."""
+    torch.manual_seed(0)
+    lcv = randomise_lcvs(MODELS.build(with_lcv(SMALL_RAFT))).eval()
+    folded = MODELS.build(copy.deepcopy(SMALL_RAFT)).eval()
+    state = {k: v for k, v in lcv.state_dict().items()
+             if 'cost_volume' not in k}
+    P, d = paper_factors(lcv.decoder.cost_volume.raw_A,
+                         lcv.decoder.cost_volume.raw_D)
+    M = d.sqrt()[:, None] * P
+    weight = state['encoder.conv2.weight']
+    state['encoder.conv2.weight'] = (M @ weight.double().flatten(1)).view(
+        weight.shape).float()
+    state['encoder.conv2.bias'] = (M @ state['encoder.conv2.bias'].double()
+                                   ).float()
+    folded.load_state_dict(state, strict=True)
+    inputs = torch.rand(1, 6, 64, 64) * 2 - 1
+    with torch.no_grad():
+        torch.testing.assert_close(
+            lcv(inputs, mode='tensor'), folded(inputs, mode='tensor'),
+            rtol=1e-4, atol=1e-4)
 
 
 def test_cheap_form_equals_direct_computation(feats):
@@ -175,20 +316,60 @@ def test_mmflow_raft_checkpoint_loads_with_only_lcv_keys_missing(tmp_path):
 LCV_CONFIGS = sorted(glob.glob(osp.join(REPO, 'configs', 'lcv', '*.py')))
 
 
-@pytest.mark.parametrize('path', LCV_CONFIGS, ids=osp.basename)
-def test_lcv_configs_change_only_the_cost_volume(path):
+def vanilla_base(path):
+    """The path of the one vanilla config an LCV config inherits."""
     with open(path) as f:
         tree = ast.parse(f.read())
     bases = [ast.literal_eval(node.value) for node in tree.body
              if isinstance(node, ast.Assign)
              and node.targets[0].id == '_base_']
     assert len(bases) == 1 and len(bases[0]) == 1
+    return osp.normpath(osp.join(osp.dirname(path), bases[0][0]))
+
+
+@pytest.mark.parametrize('path', LCV_CONFIGS, ids=osp.basename)
+def test_lcv_configs_change_only_the_cost_volume_and_start(path):
     cfg = Config.fromfile(path)
-    base = Config.fromfile(osp.join(osp.dirname(path), bases[0][0]))
+    base = Config.fromfile(vanilla_base(path))
     assert cfg.model.decoder.pop('cost_volume') == dict(
         type='LearnableCostVolume')
     base.model.decoder.pop('cost_volume', None)
+    # A stage starts from weights exactly where its vanilla recipe does.
+    assert (cfg.pop('load_from') is None) == (base.pop('load_from') is None)
     assert cfg.to_dict() == base.to_dict()
+
+
+def _mmflow_name(config_name):
+    """mmflow's spelling of a config name: raft_8x2_100k_mixed_368x768."""
+    return config_name.replace('xb', 'x').replace('-', '_')
+
+
+def test_later_lcv_stages_continue_from_the_previous_lcv_stage():
+    """Each vanilla stage loads mmflow's checkpoint of the previous vanilla
+    stage; the LCV stage must load the last checkpoint of the LCV config
+    built on that previous vanilla stage, where tools/train.py writes it."""
+    from mmext.engine import set_work_dir
+    by_vanilla = {
+        osp.splitext(osp.basename(vanilla_base(p)))[0]: p
+        for p in LCV_CONFIGS
+    }
+    later_stages = 0
+    for path in LCV_CONFIGS:
+        vanilla_from = Config.fromfile(vanilla_base(path)).load_from
+        load_from = Config.fromfile(path).load_from
+        if vanilla_from is None:
+            assert load_from is None, path
+            continue
+        later_stages += 1
+        stem = osp.splitext(osp.basename(vanilla_from))[0]
+        previous, = [p for name, p in by_vanilla.items()
+                     if _mmflow_name(name).startswith(stem)]
+        previous_cfg = Config.fromfile(previous)
+        set_work_dir(previous_cfg, None, previous)
+        expected = osp.join(previous_cfg.work_dir,
+                            f'iter_{previous_cfg.train_cfg.max_iters}.pth')
+        assert osp.normpath(load_from) == osp.normpath(expected), path
+    assert later_stages == 5
 
 
 # ---------------------------------------------------------------------------

@@ -10,16 +10,18 @@ model with mmflow 0.5.2 on mmcv 1.7.2's Python sources (the CUDA-only
 
 The parity numbers (``MMFLOW_*``) were recorded from that same mmflow model, with its
 ``Correlation`` replaced by a loop-by-loop CPU transcription of mmcv's CUDA kernel,
-after loading :func:`closed_form_state_dict` into it and feeding it
-:func:`closed_form_inputs`: the decoder pyramid, ``decoder.losses`` and
-``forward_test``'s flow. The weights are pseudo-random but large enough that the
-finer levels predict flows of tens of pixels, so warping, masking and the cost
-volume at large displacements all take part.
+after loading ``closed_form_state_dict`` into it and feeding it
+``closed_form_inputs`` (both in ``tests/data/pwcnet_reference/formula.py``): the
+decoder pyramid, ``decoder.losses`` and ``forward_test``'s flow.
+``tests/data/pwcnet_reference/make_reference.py`` (with the transcription,
+``correlation_cpu.py``) regenerates and checks them; its docstring says how to build
+the mmflow venv it runs in.
 """
 import copy
+import importlib.util
 import math
 import os.path as osp
-import zlib
+import sys
 
 import pytest
 import torch
@@ -30,9 +32,23 @@ from mmext.flow.models.pwcnet import PWCNet, PWCNetDecoder, Warp
 from mmext.flow.structures import FlowDataSample
 from mmext.registry import MODELS
 
-KEYS_FILE = osp.join(
-    osp.dirname(osp.abspath(__file__)), '..', 'data',
-    'mmflow_pwcnet_state_dict_keys.txt')
+DATA = osp.join(osp.dirname(osp.abspath(__file__)), '..', 'data')
+KEYS_FILE = osp.join(DATA, 'mmflow_pwcnet_state_dict_keys.txt')
+
+
+def _load_reference_module(name):
+    """A module of tests/data/pwcnet_reference (not a package: by path)."""
+    spec = importlib.util.spec_from_file_location(
+        f'pwcnet_reference_{name}',
+        osp.join(DATA, 'pwcnet_reference', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_formula = _load_reference_module('formula')
+closed_form_state_dict = _formula.closed_form_state_dict
+closed_form_inputs = _formula.closed_form_inputs
 
 MMFLOW_PWCNET = dict(
     type='PWCNet',
@@ -96,41 +112,6 @@ MMFLOW_FLOW = {
     (32, 5): (49.937225341796875, 55.22794723510742),
 }
 MMFLOW_FLOW_MEAN = (22.06660270690918, 38.5535774230957)
-
-
-def closed_form_state_dict(reference):
-    """Deterministic weights for every entry of ``reference`` (a state dict).
-
-    A hash of sin(k) gives values uniform in [-1, 1]; weights are scaled by
-    2.45 / sqrt(fan-in) (variance about 2 / fan-in), biases by 0.05.
-    """
-    out = {}
-    for name, tensor in reference.items():
-        phase = zlib.crc32(name.encode()) % 997 / 97.
-        k = torch.arange(tensor.numel(), dtype=torch.float64)
-        base = torch.frac(torch.sin(k * 12.9898 + phase).abs() * 43758.5453)
-        base = base * 2 - 1
-        scale = (2.45 * tensor[0].numel()**-0.5
-                 if name.endswith('weight') else 0.05)
-        out[name] = (base * scale).view(tensor.shape).float()
-    return out
-
-
-def closed_form_inputs():
-    """A (1, 6, 64, 64) smooth image pair in [0, 1] and a (1, 2, 64, 64) flow."""
-    y, x = torch.meshgrid(
-        torch.arange(64.), torch.arange(64.), indexing='ij')
-
-    def image(dx, dy):
-        return torch.stack([
-            0.5 + 0.25 * torch.sin(0.3 * (x - dx) + 0.2 * (y - dy) + c) +
-            0.2 * torch.cos(0.17 * (x - dx) - 0.23 * (y - dy) + 2 * c)
-            for c in range(3)
-        ])
-
-    imgs = torch.cat([image(0, 0), image(3, -2)])[None]
-    gt = torch.stack([3 + torch.sin(0.1 * x), -2 + torch.cos(0.13 * y)])[None]
-    return imgs, gt
 
 
 @pytest.fixture(scope='module')
@@ -359,3 +340,25 @@ def test_multilevel_epe_by_hand():
     gt_nan[0, :, 1, 1] = float('nan')
     fine_only = MultiLevelEPE(weights=dict(fine=1.), flow_div=2.)
     assert fine_only(preds, gt_nan).item() == pytest.approx(1 + 2 + 3)
+
+
+def test_reference_generator_matches_this_module():
+    # The transcription of mmcv's kernel used for the constants agrees with the
+    # local cost volume (an independent formulation) ...
+    corr = _load_reference_module('correlation_cpu').CorrelationCPU(
+        max_displacement=2)
+    torch.manual_seed(2)
+    feat1, feat2 = torch.randn(2, 1, 40, 5, 7).unbind(0)
+    torch.testing.assert_close(
+        corr(feat1, feat2).view(1, 25, 5, 7),
+        CostVolume(40).local(feat1, feat2, 2))
+    # ... and the generator reads back exactly the constants this test uses
+    # (it imports its neighbours as make_reference.py's own folder).
+    sys.path.insert(0, osp.join(DATA, 'pwcnet_reference'))
+    try:
+        reference = _load_reference_module('make_reference')
+    finally:
+        sys.path.pop(0)
+    assert reference.test_constants(__file__) == dict(
+        MMFLOW_PYRAMID=MMFLOW_PYRAMID, MMFLOW_LOSS=MMFLOW_LOSS,
+        MMFLOW_FLOW=MMFLOW_FLOW, MMFLOW_FLOW_MEAN=MMFLOW_FLOW_MEAN)

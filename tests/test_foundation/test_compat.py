@@ -81,3 +81,15 @@ def test_import_mmext_is_quiet():
         text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout == '' and result.stderr == ''
+
+
+def test_collate_fn_inherited_from_another_package_builds():
+    # mmengine's Config adds `_scope_` to dicts inherited across packages;
+    # Runner.build_dataloader would pass it to the collate function.
+    from mmengine.runner import Runner
+
+    loader = Runner.build_dataloader(dict(
+        batch_size=2, dataset=[torch.zeros(3)] * 4,
+        sampler=dict(type='DefaultSampler', shuffle=False),
+        collate_fn=dict(type='default_collate', _scope_='mmpretrain')))
+    assert next(iter(loader)).shape == (2, 3)

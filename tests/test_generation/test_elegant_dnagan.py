@@ -3,6 +3,7 @@ models under mmagic's conventions, CelebA's real file formats, the embedded
 procedural set, the metrics and the demo. Sizes are tiny (32 px, a few
 channels) so that the file runs in about a minute on two shared cores."""
 import copy
+import glob
 import importlib.util
 import os
 import os.path as osp
@@ -699,43 +700,322 @@ def test_configs_hold_the_paper_settings():
     assert dnagan.optim_wrapper.discriminator.optimizer.lr == 5e-5
 
 
-def test_demo_writes_both_edits_a_grid_and_an_interpolation(faces, tmp_path):
-    config = tmp_path / 'elegant_tiny.py'
+@pytest.mark.parametrize('method', ['ELEGANT', 'DNAGAN'])
+def test_demo_writes_both_edits_a_grid_and_an_interpolation(
+        faces, tmp_path, method):
+    """What the demo writes, tile by tile: the grid starts with the source
+    and the reference as loaded; the edits are the generator's exchange with
+    the reference as A (it has the attributes) and the source as B; the
+    interpolation starts at the source's reconstruction (for DNA-GAN, with
+    its piece annihilated) and ends at the full edit."""
+    base, tiny, cls = ((ELEGANT_CPU, TINY_ELEGANT, ELEGANT)
+                       if method == 'ELEGANT' else
+                       (DNAGAN_CPU, TINY_DNAGAN, DNAGAN))
+    attributes = ['Bangs', 'Smiling']
+    config = tmp_path / 'tiny.py'
     config.write_text(
-        f'_base_ = [{ELEGANT_CPU!r}]\n'
-        f'model = dict(attributes={list(PROCEDURAL_ATTRIBUTES)!r}, '
-        f'generator={TINY_ELEGANT["generator"]!r}, '
-        f'discriminator={TINY_ELEGANT["discriminator"]!r})\n'
+        f'_base_ = [{base!r}]\n'
+        f'model = dict(attributes={attributes!r}, '
+        f'generator={tiny["generator"]!r}, '
+        f'discriminator={tiny["discriminator"]!r})\n'
         f'test_dataloader = dict(dataset=dict(pipeline={PIPELINE!r}))\n')
-    model = _model(ELEGANT, PROCEDURAL_ATTRIBUTES, TINY_ELEGANT)
-    checkpoint = str(tmp_path / 'elegant.pth')
+    model = _model(cls, attributes, tiny)
+    _vivid(model.generator)
+    checkpoint = str(tmp_path / 'model.pth')
     torch.save(dict(state_dict=model.state_dict()), checkpoint)
     spec = importlib.util.spec_from_file_location(
         'attribute_transfer', osp.join(REPO, 'demo', 'attribute_transfer.py'))
     demo = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(demo)
     images = osp.join(faces, 'img_align_celeba')
+    paths = [osp.join(images, f'00000{k}.jpg') for k in (1, 2)]
     out_dir = str(tmp_path / 'out')
     demo.main([
-        str(config), checkpoint, '--source',
-        osp.join(images, '000001.jpg'), '--reference',
-        osp.join(images, '000002.jpg'), '--attributes', 'Smiling', 'Bangs',
-        '--out-dir', out_dir, '--steps', '4'
+        str(config), checkpoint, '--source', paths[0], '--reference',
+        paths[1], '--attributes', 'Smiling', 'Bangs', '--out-dir', out_dir,
+        '--steps', '4'
     ])
-    shapes = {
-        name: cv2.imread(osp.join(out_dir, name)).shape
+    written = {
+        name: cv2.imread(osp.join(out_dir, name)).astype(int)
         for name in os.listdir(out_dir)
     }
-    assert shapes == {
+    assert {name: img.shape for name, img in written.items()} == {
         'source_edited.png': (SIZE, SIZE, 3),
         'reference_edited.png': (SIZE, SIZE, 3),
         'grid.png': (SIZE, 4 * SIZE, 3),
         'interpolation.png': (SIZE, 4 * SIZE, 3),
     }
+
+    def tile(name, k):
+        return written[name][:, k * SIZE:(k + 1) * SIZE]
+
+    def bgr255(img):  # [-1, 1] RGB (1, 3, H, W) -> H x W x 3 BGR 0-255
+        return ((img[0, [2, 1, 0]] + 1) * 127.5).clamp(0, 255).round(
+        ).permute(1, 2, 0).numpy().astype(int)
+
+    def close(a, b):  # within one grey level of rounding
+        return np.abs(a - b).max() <= 1
+
+    from mmengine.dataset import Compose
+    loaded = [Compose(PIPELINE)(dict(img_path=p))['img'] for p in paths]
+    source, reference = [
+        torch.from_numpy(img[..., ::-1].copy()).permute(2, 0, 1)[None].float()
+        / 127.5 - 1 for img in loaded
+    ]
+    assert close(tile('grid.png', 0), loaded[0].astype(int))
+    assert close(tile('grid.png', 1), loaded[1].astype(int))
+    model.eval()
+    with torch.no_grad():
+        both = model.generator(reference, source, [1, 0])
+        smiling = model.generator(reference, source, [1])
+    assert close(written['source_edited.png'], bgr255(both['edited_b']))
+    assert close(written['reference_edited.png'], bgr255(both['edited_a']))
+    assert close(tile('grid.png', 2), written['source_edited.png'])
+    assert close(tile('interpolation.png', 0), bgr255(smiling['recon_b']))
+    assert close(tile('interpolation.png', 3), bgr255(smiling['edited_b']))
+    # The edit is visible: the checks above tell it from the reconstruction.
+    assert not close(tile('interpolation.png', 3),
+                     tile('interpolation.png', 0))
     with pytest.raises(SystemExit, match='Valid names'):
         demo.main([
-            str(config), checkpoint, '--source',
-            osp.join(images, '000001.jpg'), '--reference',
-            osp.join(images, '000002.jpg'), '--attributes', 'Hat', '--out-dir',
-            out_dir
+            str(config), checkpoint, '--source', paths[0], '--reference',
+            paths[1], '--attributes', 'Hat', '--out-dir', out_dir
         ])
+
+
+# --------------------------------------------------------------------------
+# Issue 11: faithful transfer, checked counts, pinned losses, sample grids
+# --------------------------------------------------------------------------
+
+
+def _vivid(module, std=0.1):
+    """Weights from N(0, std): at the papers' N(0, 0.02) a tiny DNA-GAN's
+    outputs stay within 1e-4 of zero, so any two edits would look alike."""
+    torch.manual_seed(1)
+    for param in module.parameters():
+        if param.dim() > 1:
+            param.data.normal_(0, std)
+    return module
+
+
+def test_dnagan_transfer_follows_the_paper():
+    """The reference code's swap and interpolation: the image with the
+    attribute gives its piece (scaled by the strength) to the one without,
+    whose own piece is annihilated, and loses it itself."""
+    model = _model(DNAGAN, ['Bangs', 'Smiling'], TINY_DNAGAN).eval()
+    gen = _vivid(model.generator)
+    torch.manual_seed(0)
+    src = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
+    ref = torch.rand(2, 3, SIZE, SIZE) * 2 - 1
+    start, end = gen.pieces[1]  # Smiling
+    with torch.no_grad():
+        z_s, z_r = gen.encode(src), gen.encode(ref)
+
+        def decoded(z, piece):
+            z = z.clone()
+            z[:, start:end] = piece
+            return gen.decode(z)
+
+        piece_s, piece_r = z_s[:, start:end], z_r[:, start:end]
+        # The reference has Smiling: the source gains its piece, the
+        # reference keeps the rest of its code with the piece zeroed.
+        out_s, out_r = model.transfer(src, ref, 'Smiling')
+        torch.testing.assert_close(out_s, decoded(z_s, piece_r))
+        torch.testing.assert_close(out_r, decoded(z_r, 0))
+        # Interpolation scales the reference's piece from zero in the source
+        # (strength 0 is the source's annihilated reconstruction B2).
+        out_s, out_r = model.transfer(src, ref, ['Smiling'], 0.25)
+        torch.testing.assert_close(out_s, decoded(z_s, 0.25 * piece_r))
+        torch.testing.assert_close(out_r, decoded(z_r, 0.75 * piece_r))
+        out_s, out_r = model.transfer(src, ref, [1], 0.0)
+        torch.testing.assert_close(out_s, decoded(z_s, 0))
+        torch.testing.assert_close(out_r, gen.decode(z_r))
+        # A reference without Smiling takes it away from the source.
+        out_s, out_r = model.transfer(src, ref, 'Smiling', reference_has=False)
+        torch.testing.assert_close(out_s, decoded(z_s, 0))
+        torch.testing.assert_close(out_r, decoded(z_r, piece_s))
+        # The edits differ visibly, so the checks above can tell them apart.
+        assert (decoded(z_s, piece_r) - decoded(z_s, 0)).abs().mean() > 0.01
+
+
+def test_elegant_needs_one_scale_weight_per_discriminator_scale():
+    """Before, zip dropped the scales beyond the weights (or the weights
+    beyond the scales) without a word."""
+    tiny = copy.deepcopy(TINY_ELEGANT)
+    # Two conv blocks, so that 32 px allows three scales (32, 16, 8).
+    tiny['discriminator']['channels'] = (8, 16)
+    for weights, scales in (((1.0, ), 2), ((1.0, 0.5, 0.25), 2),
+                            ((1.0, 0.5), 3)):
+        tiny['discriminator']['num_scales'] = scales
+        with pytest.raises(ValueError, match='scale_weights.*one weight per'):
+            _model(ELEGANT, ['Bangs'], tiny,
+                   loss_config=dict(scale_weights=weights))
+    tiny['discriminator']['num_scales'] = 3
+    model = _model(ELEGANT, ['Bangs'], tiny,
+                   loss_config=dict(scale_weights=(1.0, 0.5, 0.25)))
+    assert len(model.discriminator.scales) == 3
+    # Inference needs no discriminator and no check.
+    _model(ELEGANT, ['Bangs'], dict(generator=TINY_ELEGANT['generator']))
+
+
+def _frozen(model, kind):
+    """Optimisers with learning rate 0: the networks stay as they are, so
+    every loss term can be recomputed from them afterwards."""
+    wrappers = _optim(model, kind)
+    for name in ('generator', 'discriminator'):
+        for group in wrappers[name].optimizer.param_groups:
+            group['lr'] = 0.0
+    return wrappers
+
+
+def _bce_real(logits):
+    return -torch.log(torch.sigmoid(logits.double())).mean()
+
+
+def _bce_fake(logits):
+    return -torch.log(1 - torch.sigmoid(logits.double())).mean()
+
+
+def _assert_logged(log_vars, expected):
+    for key, value in expected.items():
+        torch.testing.assert_close(
+            torch.as_tensor(log_vars[key]).double(),
+            torch.as_tensor(value).double(),
+            rtol=1e-5,
+            atol=1e-9,
+            msg=lambda m, key=key: f'{key}: {m}')
+
+
+def test_elegant_losses_match_a_hand_computation(faces):
+    """The paper's terms with its weights written out: D = (L_D1 + 0.5 L_D2)
+    / 4 over A, B real and C, D fake; G = 5 [MSE(A1, A) + MSE(B1, B)] +
+    adv1 + 0.5 adv2; logged values are the means over the attributes."""
+    model = _model(ELEGANT, ['Eyeglasses', 'Smiling'], TINY_ELEGANT)
+    batch = _batch(faces, model.attributes)
+    inputs = model.data_preprocessor(copy.deepcopy(batch), True)['inputs']
+    expected = {k: [] for k in ('loss_d1', 'loss_d2', 'loss_adv1',
+                                'loss_adv2', 'loss_recon')}
+    with torch.no_grad():
+        for i in range(2):
+            a, b = inputs['img_a'][:, i], inputs['img_b'][:, i]
+            y_a, y_b = inputs['label_a'][:, i], inputs['label_b'][:, i]
+            y_c, y_d = y_a.clone(), y_b.clone()
+            y_c[:, i], y_d[:, i] = y_b[:, i], y_a[:, i]
+            out = model.generator(a, b, [i])
+            c, d = out['edited_a'], out['edited_b']
+            disc = [
+                model.discriminator(img, y)
+                for img, y in ((a, y_a), (b, y_b), (c, y_c), (d, y_d))
+            ]
+            for s, weight in ((0, 1.0), (1, 0.5)):
+                terms = (_bce_real(disc[0][s]) + _bce_real(disc[1][s]) +
+                         _bce_fake(disc[2][s]) + _bce_fake(disc[3][s]))
+                expected[f'loss_d{s + 1}'].append(weight * terms / 4)
+                expected[f'loss_adv{s + 1}'].append(
+                    weight * (_bce_real(disc[2][s]) + _bce_real(disc[3][s])))
+            expected['loss_recon'].append(
+                5 * (((out['recon_a'] - a)**2).mean() +
+                     ((out['recon_b'] - b)**2).mean()))
+    expected = {k: torch.stack(v).mean() for k, v in expected.items()}
+    expected['loss_disc'] = expected['loss_d1'] + expected['loss_d2']
+    expected['loss_gen'] = (
+        expected['loss_adv1'] + expected['loss_adv2'] + expected['loss_recon'])
+    log_vars = model.train_step(batch, _frozen(model, 'adam'))
+    _assert_logged(log_vars, expected)
+
+
+def test_dnagan_losses_signs_and_clipping_match_a_hand_computation(faces):
+    """WGAN with the reference's signs, summed over the attributes on 0-255
+    pixels: critic = mean D_i(Bx, y_A) - mean D_i(A, y_A) + mean D_i(Ae, y_B)
+    - mean D_i(B, y_B) with the critic as it was; then its weights are
+    clipped to +-0.01, and the generator's adversarial terms -mean D_i(Bx,
+    y_A) - mean D_i(Ae, y_B) use the clipped critic."""
+    model = _model(
+        DNAGAN, ['Bangs', 'Smiling'], TINY_DNAGAN, disc_boost_interval=1000)
+    _vivid(model.generator)
+    critic_before = copy.deepcopy(model.discriminator)
+    assert any(p.abs().max() > 0.01 for p in critic_before.parameters())
+    clipped = copy.deepcopy(model.discriminator)
+    with torch.no_grad():
+        for param in clipped.parameters():
+            param.copy_(param.clamp(-0.01, 0.01))
+    batch = _batch(faces, model.attributes)
+    inputs = model.data_preprocessor(copy.deepcopy(batch), True)['inputs']
+
+    def score(critic, img, labels, i):
+        return critic(img, 2 * labels - 1)[:, i].double().mean()
+
+    def to255(img):
+        return (img.double() + 1) * 127.5
+
+    expected = dict.fromkeys(('loss_critic_x', 'loss_critic_e', 'loss_recon',
+                              'loss_adv_x', 'loss_adv_e'), 0.0)
+    with torch.no_grad():
+        for i in range(2):
+            a, b = inputs['img_a'][:, i], inputs['img_b'][:, i]
+            y_a, y_b = inputs['label_a'][:, i], inputs['label_b'][:, i]
+            out = model.generator(a, b, [i])
+            ae, bx = out['edited_a'], out['edited_b']
+            expected['loss_critic_x'] += (
+                score(critic_before, bx, y_a, i) -
+                score(critic_before, a, y_a, i))
+            expected['loss_critic_e'] += (
+                score(critic_before, ae, y_b, i) -
+                score(critic_before, b, y_b, i))
+            expected['loss_recon'] += (
+                (to255(a) - to255(out['recon_a'])).abs().mean() / 255 +
+                (to255(b) - to255(out['recon_b'])).abs().mean() / 255)
+            expected['loss_adv_x'] -= score(clipped, bx, y_a, i)
+            expected['loss_adv_e'] -= score(clipped, ae, y_b, i)
+    expected['loss_disc'] = (
+        expected['loss_critic_x'] + expected['loss_critic_e'])
+    expected['loss_gen'] = (
+        expected['loss_recon'] + expected['loss_adv_x'] +
+        expected['loss_adv_e'])
+    # The clipped critic's scores are small, but a wrong sign moves them by
+    # twice their size: far beyond the tolerance below.
+    assert abs(expected['loss_adv_x']) > 1e-6
+
+    hub = MessageHub.get_instance('test_dnagan_hand_losses')
+    hub.update_info('iter', 1)  # one critic update
+    log_vars = model.train_step(batch, _frozen(model, 'rmsprop'))
+    _assert_logged(log_vars, expected)
+    for (name, before), after in zip(critic_before.named_parameters(),
+                                     model.discriminator.parameters()):
+        assert torch.equal(after, before.clamp(-0.01, 0.01)), name
+
+
+@pytest.mark.parametrize('method', ['ELEGANT', 'DNAGAN'])
+def test_visualization_hook_writes_the_edit_grid(faces, tmp_path, method):
+    """The GAN configs' sample-grid hook: after training, a PNG with one row
+    per attribute and pair and the columns A, A edited, B, B edited, written
+    by mmagic's visualizer; its first tile is the first pair's A."""
+    path, tiny = ((ELEGANT_CPU, TINY_ELEGANT) if method == 'ELEGANT' else
+                  (DNAGAN_CPU, TINY_DNAGAN))
+    attributes = ['Bangs', 'Smiling']
+    cfg = _tiny_runner_cfg(path, tiny, attributes, faces, str(tmp_path), 2)
+    assert [h.type for h in cfg.custom_hooks
+            ] == ['AttributeTransferVisualizationHook']
+    cfg.custom_hooks[0].num_samples = 3
+    if method == 'DNAGAN':
+        cfg.model.disc_boost_steps = 1
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    # <work_dir>/<timestamp>/vis_data/vis_image/<name>_<iteration>.png
+    written = glob.glob(
+        osp.join(str(tmp_path), '*', 'vis_data', 'vis_image', '*.png'))
+    assert [osp.basename(p) for p in written] == ['attribute_transfer_2.png']
+    written = written[0]
+    grid = cv2.imread(written)
+    rows, cols, pad = len(attributes) * 3, 4, 2
+    assert grid.shape == (rows * (SIZE + pad) + pad, cols * (SIZE + pad) + pad,
+                          3)
+    hook, = [
+        h for h in runner.hooks
+        if type(h).__name__ == 'AttributeTransferVisualizationHook'
+    ]
+    # The hook's fixed pairs: the first pair's A of the first attribute (BGR).
+    first = hook._batch['inputs']['img_a'][0][0]
+    tile = grid[pad:pad + SIZE, pad:pad + SIZE]
+    assert np.abs(tile.astype(int) -
+                  first.permute(1, 2, 0).numpy().astype(int)).max() <= 1

@@ -1,14 +1,17 @@
 """FlowNAS: the searchable encoder, supernet training with feature alignment
-distillation, the constrained search and the export to a standalone RAFT.
+distillation (one process and two gloo processes), the constrained search and
+the export to a standalone RAFT.
 
 Everything runs on 32x32 pairs with a small three-level RAFT (RAFT-S's
-update block, two refinement iterations) as supernet decoder and teacher, so
-that the whole file stays within a minute and a half on two CPU cores.
+update block, two refinement iterations) as supernet decoder and teacher,
+except the distributed run, which trains the CPU supernet config for two
+iterations.
 """
 import copy
 import json
 import os.path as osp
 import random
+import sys
 
 import pytest
 import torch
@@ -19,7 +22,7 @@ from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 import mmext  # noqa: F401
-from mmext.checkpoint import load_model_weights
+from mmext.checkpoint import load_local_checkpoint, load_model_weights
 from mmext.razor.flownas import (FLOWNAS_SEARCH_SPACE, FlowNAS,
                                  FlowNASEncoder, FlowNASSearchLoop,
                                  FlowResourceEstimator, export_subnet,
@@ -27,7 +30,8 @@ from mmext.razor.flownas import (FLOWNAS_SEARCH_SPACE, FlowNAS,
 from mmext.registry import DATASETS
 from mmext.registry import MODELS as MMEXT_MODELS
 from mmrazor.registry import MODELS as RAZOR_MODELS
-from tests.conftest import REPO
+from mmrazor.structures import Candidates
+from tests.conftest import REPO, run_tool
 
 CONFIGS = osp.join(REPO, 'configs', 'flownas')
 
@@ -254,6 +258,39 @@ def test_alignment_loss_decreases_in_a_short_run(batch):
     assert distance() < 0.7 * before
 
 
+def test_train_step_keeps_the_optim_wrappers_accumulation(batch):
+    """With accumulative_counts=2 the optimizer steps every second batch,
+    and the step equals one unaccumulated step on that batch (every subnet
+    one update_params, weighted 1 / (subnets x counts))."""
+
+    def sgd(algorithm, counts):
+        params = [p for p in algorithm.parameters() if p.requires_grad]
+        return OptimWrapper(
+            torch.optim.SGD(params, lr=0.05), accumulative_counts=counts)
+
+    def weights(algorithm):
+        return {k: v.detach().clone()
+                for k, v in algorithm.architecture.named_parameters()}
+
+    accumulated = build_flownas(seed=6, num_random_samples=0)
+    single = build_flownas(seed=6, num_random_samples=0)
+    initial = weights(accumulated)
+    accumulating, stepping = sgd(accumulated, 2), sgd(single, 1)
+    accumulated.train()
+    single.train()
+    accumulated.train_step(batch, accumulating)
+    for key, value in weights(accumulated).items():
+        assert torch.equal(value, initial[key]), key
+    accumulated.train_step(batch, accumulating)
+    single.train_step(batch, stepping)
+    assert accumulating._inner_count == 4 and stepping._inner_count == 2
+    after, expected = weights(accumulated), weights(single)
+    assert any(not torch.equal(after[k], initial[k]) for k in after)
+    for key in after:
+        torch.testing.assert_close(
+            after[key], expected[key], rtol=1e-5, atol=1e-7, msg=key)
+
+
 # ---------------------------------------------------------------------------
 # Export
 # ---------------------------------------------------------------------------
@@ -320,9 +357,33 @@ def test_search_configs_follow_the_paper(name):
     assert (loop.num_candidates, loop.max_epochs, loop.num_mutation,
             loop.num_crossover, loop.refine_iters) == (50, 20, 25, 25, 12)
     assert (loop.mutate_prob, loop.crossover_prob) == (0.1, 0.5)
-    assert tuple(loop.constraints_range.params) == (0., 5.0)
+    # The fitness adds the alignment distance, as the released search.
+    assert loop.alignment_weight == 1.0
     assert cfg.model.type == 'mmrazor.FlowNAS'
     assert osp.isfile(osp.join(REPO, loop.export_base_config))
+    # The bound admits both published architectures and excludes RAFT.
+    low, high = loop.constraints_range.params
+    assert low == 0.
+    counts = [
+        count(MMEXT_MODELS.build(Config.fromfile(osp.join(CONFIGS, n)).model))
+        for n in sorted(PUBLISHED)
+    ]
+    assert counts == [5_101_584, 5_071_696]  # K, S: the spec's exact counts
+    raft = Config.fromfile(
+        osp.join(REPO, 'configs', 'raft',
+                 'raft_8xb2-100k_flyingchairs-368x496.py')).model
+    assert max(counts) / 1e6 <= high < count(MMEXT_MODELS.build(raft)) / 1e6
+
+
+def test_subnet_parameters_are_counted_exactly_without_building(flownas):
+    rng = random.Random(7)
+    archs = [largest(), smallest()] + [{
+        k: [rng.choice(c) for c in v]
+        for k, v in FLOWNAS_SEARCH_SPACE.items()
+    } for _ in range(3)]
+    for arch in archs:
+        built = MMEXT_MODELS.build(flownas.subnet_cfg(arch))
+        assert flownas.subnet_num_params(arch) == count(built), arch
 
 
 # ---------------------------------------------------------------------------
@@ -478,3 +539,157 @@ def test_search_exports_the_best_subnet(interrupted_search, batch):
         torch.testing.assert_close(
             static(inputs), model(inputs), rtol=0, atol=1e-5)
     assert isinstance(model, FlowNAS)
+
+
+def test_search_fitness_adds_the_alignment_distance(interrupted_search):
+    """The default fitness is the error plus the alignment distance, and the
+    recorded distance is the one of the validation pairs."""
+    for record in interrupted_search['after']:
+        assert record['alignment_distance'] > 0
+        assert record['fitness'] == pytest.approx(
+            record['EPE'] + record['alignment_distance'], rel=1e-12)
+    with open(interrupted_search['work_dir'] / 'best_subnet.json') as f:
+        best = json.load(f)
+    model = interrupted_search['model']
+    model.set_arch(best['arch'])
+    model.eval()
+    with DefaultScope.overwrite_default_scope('mmext'):
+        val = DATASETS.build(dict(SHAPES, split='val'))
+    inputs = model.data_preprocessor(pseudo_collate([val[0],
+                                                     val[1]]))['inputs']
+    assert model.alignment_distance(inputs).item() == pytest.approx(
+        best['alignment_distance'], rel=1e-5)
+
+
+def test_constraints_measure_flops_only_within_the_parameter_bound(
+        tmp_path, flownas):
+    small = flownas.subnet_num_params(smallest())
+    large = flownas.subnet_num_params(largest())
+    loop = search_runner(tmp_path, (small + large) / 2e6,
+                         tmp_path / 'unused.pth').train_loop
+    measured = []
+    estimate = loop.estimator.estimate
+    loop.estimator.estimate = lambda model: measured.append(count(model)) \
+        or estimate(model)
+    is_pass, resources = loop._check_constraints(
+        loop.model.arch_to_choices(largest()))
+    # Counted, not built: no FLOPs or latency for a subnet over the bound.
+    assert not is_pass and measured == []
+    assert resources == dict(params=round(large / 1e6, 4))
+    small_choices = loop.model.arch_to_choices(smallest())
+    is_pass, resources = loop._check_constraints(small_choices)
+    assert is_pass and measured == [small]
+    assert resources['params'] == round(small / 1e6, 4)
+    assert resources['flops'] > 0
+    # Each architecture is measured once.
+    loop._check_constraints(small_choices)
+    assert measured == [small]
+
+
+def test_breeding_fills_slots_only_with_unevaluated_architectures(tmp_path):
+    loop = search_runner(tmp_path, 100., tmp_path / 'unused.pth',
+                         mutate_prob=0.05).train_loop
+    loop.num_mutation = loop.num_crossover = 3
+    random.seed(8)
+    parents = [loop.model.mutator.sample_choices() for _ in range(2)]
+    loop.top_k_candidates = Candidates(parents)
+    for choices in parents:
+        loop.records[loop._key(choices)] = dict(fitness=1.)
+    mutants = loop.gen_mutation_candidates()
+    crossed = loop.gen_crossover_candidates(taken=mutants)
+    keys = [loop._key(c) for c in mutants.subnets + crossed.subnets]
+    assert len(keys) == 6
+    # Neither a parent (evaluated) nor any architecture twice.
+    assert len(set(keys)) == 6
+    assert not set(keys) & set(loop.records)
+
+
+# ---------------------------------------------------------------------------
+# Distributed supernet training
+# ---------------------------------------------------------------------------
+
+RANK_LOSSES_HOOK = """
+import json
+import os.path as osp
+
+from mmengine.dist import get_rank
+from mmengine.hooks import Hook
+from mmengine.registry import HOOKS
+
+
+@HOOKS.register_module()
+class RankLossesHook(Hook):
+    # Each rank's losses and parameter sum after every iteration.
+
+    def after_train_iter(self, runner, batch_idx, data_batch=None,
+                         outputs=None):
+        record = {k: float(v) for k, v in outputs.items()}
+        record['param_sum'] = float(
+            sum(p.double().sum() for p in runner.model.parameters()))
+        path = osp.join(runner.work_dir, f'rank{get_rank()}_losses.jsonl')
+        with open(path, 'a') as f:
+            f.write(json.dumps(record) + '\\n')
+"""
+
+
+def test_distributed_supernet_training_runs_the_sandwich_step(tmp_path):
+    """Two gloo processes train the CPU supernet config (its wrapper comes
+    from _base_/flownas.py) for 2 iterations: each rank logs the flow and
+    alignment losses of every subnet, and the ranks end with equal weights
+    though each saw other pairs."""
+    (tmp_path / 'rank_losses.py').write_text(RANK_LOSSES_HOOK)
+    config = tmp_path / 'ddp.py'
+    supernet = osp.join(
+        CONFIGS,
+        'flownas-raft-small_supernet_1xb2-200it_flyingshapes-64x96.py')
+    # The context encoders keep the config's SyncBN: dynamic BN in the
+    # supernet, reverted to BN in the teacher by the CPU tools.
+    config.write_text(
+        f"_base_ = ['{supernet}']\n"
+        "custom_imports = dict(imports=['mmext', 'mmext.razor.flownas', "
+        "'dump_rank_params', 'rank_losses'], allow_failed_imports=False)\n"
+        "custom_hooks = [dict(type='DumpRankParamsHook'), "
+        "dict(type='RankLossesHook')]\n"
+        "model = dict(teacher_ckpt=None, "
+        "architecture=dict(decoder=dict(iters=2)))\n"
+        "train_dataloader = dict(batch_size=1)\n"
+        "train_cfg = dict(max_iters=2, val_interval=100)\n"
+        "val_cfg = None\nval_dataloader = None\nval_evaluator = None\n"
+        "default_hooks = dict(logger=dict(interval=1), "
+        "checkpoint=dict(interval=2))\n")
+    fixtures = osp.join(REPO, 'tests', 'fixtures')
+    result = run_tool(
+        sys.executable, '-m', 'torch.distributed.run', '--nproc_per_node=2',
+        '--master_port=29533', osp.join(REPO, 'tools', 'train.py'), config,
+        '--launcher', 'pytorch', '--work-dir', tmp_path,
+        env=dict(
+            PYTHONPATH=f'{REPO}:{fixtures}:{tmp_path}', OMP_NUM_THREADS='1'))
+    assert result.returncode == 0, result.stderr[-3000:]
+    losses = {}
+    for rank in (0, 1):
+        with open(tmp_path / f'rank{rank}_losses.jsonl') as f:
+            losses[rank] = [json.loads(line) for line in f]
+        assert len(losses[rank]) == 2
+        for step in losses[rank]:
+            for kind in ('max', 'min', 'random0'):
+                for loss in ('loss_flow', 'loss_fad_img1', 'loss_fad_img2',
+                             'loss_fad_cxt'):
+                    assert step[f'{kind}_subnet.{loss}'] > 0
+    # Each rank trained on its own pairs ...
+    assert losses[0][0]['max_subnet.loss_flow'] != \
+        losses[1][0]['max_subnet.loss_flow']
+    # ... every step changed the weights, and the reduced gradients kept
+    # them equal.
+    sums = [[step['param_sum'] for step in losses[rank]] for rank in (0, 1)]
+    assert sums[0] == sums[1]
+    assert len(set(sums[0])) == 2
+    rank0 = torch.load(str(tmp_path / 'rank0_params.pth'))
+    rank1 = torch.load(str(tmp_path / 'rank1_params.pth'))
+    assert rank0.keys() == rank1.keys()
+    for key in rank0:
+        assert torch.equal(rank0[key], rank1[key]), key
+    # The checkpoint of RAFT's one-cycle schedule loads with weights_only.
+    checkpoint = load_local_checkpoint(str(tmp_path / 'iter_2.pth'))
+    assert checkpoint['param_schedulers']
+    for key in rank0:
+        assert torch.equal(checkpoint['state_dict'][key], rank0[key]), key

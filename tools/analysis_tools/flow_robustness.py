@@ -35,13 +35,12 @@ import os.path as osp
 from typing import Callable, Dict, List, Optional, Sequence
 
 import torch
-from mmengine.config import DictAction
 from mmengine.registry import init_default_scope
 from torch import Tensor
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
 from mmext.checkpoint import load_model_weights
-from mmext.engine import cli_main, load_config
+from mmext.engine import DictAction, cli_main, load_config
 from mmext.flow.datasets.flow_io import UNKNOWN_FLOW_THRESH
 from mmext.flow.evaluation.metrics import EndPointError, FlowOutliers
 from mmext.registry import DATASETS, MODELS

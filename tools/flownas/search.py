@@ -10,10 +10,9 @@ for training checkpoints instead and would drop the supernet's ``load_from``.
 import argparse
 import os.path as osp
 
-from mmengine.config import DictAction
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
-from mmext.engine import build_runner, cli_main, load_config
+from mmext.engine import DictAction, build_runner, cli_main, load_config
 
 
 def parse_args(argv=None):

@@ -29,13 +29,12 @@ import os.path as osp
 import torch
 from mmengine import fileio
 from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.config import DictAction
 from mmengine.registry import MODELS, init_default_scope
 from mmengine.runner.checkpoint import save_checkpoint, weights_to_cpu
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
 from mmext.checkpoint import load_model_weights
-from mmext.engine import cli_main, load_config
+from mmext.engine import DictAction, cli_main, load_config
 from mmext.razor.strucspars import to_deploy
 
 SPARSIFICATION_HOOKS = ('PermutationUpdateHook', 'SparsityLambdaHook')

@@ -23,14 +23,8 @@ test_dataloader = val_dataloader
 data_preprocessor = dict(num_classes=196)
 
 # The dataset's own class names ("AM General Hummer SUV 2000", set by
-# DatasetClassNamesHook) with CLIP's Stanford Cars prompts.
+# DatasetClassNamesHook) with CLIP's 8 Stanford Cars prompts (a set mmext adds
+# to mmpretrain's, so that the zero-shot config can name it too).
 model = dict(
     head=dict(
-        num_classes=196,
-        class_names=None,
-        templates=[
-            'a photo of a {}.', 'a photo of the {}.', 'a photo of my {}.',
-            'i love my {}!', 'a photo of my dirty {}.',
-            'a photo of my clean {}.', 'a photo of my new {}.',
-            'a photo of my old {}.'
-        ]))
+        num_classes=196, class_names=None, templates='openai_stanford_cars'))

@@ -3,6 +3,10 @@
 # Distillation (FAD): mean squared distance between the supernet's encoder
 # outputs and the teacher's (features of both images, and context), each
 # weighted by its loss_weight (the flow loss weighs model.flow_loss_weight).
+# In distributed runs FlowNASDDP runs the sandwich step through DDP (mmengine's
+# wrapper would call forward(mode='loss') and train one subnet on the flow
+# loss alone); every subnet leaves parameters unused, hence
+# find_unused_parameters.
 flownas_encoder = dict(
     type='mmrazor.SearchableFlowNASEncoder',
     # The paper's search space (mmext.razor.flownas.FLOWNAS_SEARCH_SPACE).
@@ -55,3 +59,8 @@ flownas_distiller = dict(
             s_feature=dict(recorder='cxt', from_student=True, record_idx=0),
             t_feature=dict(recorder='cxt', from_student=False,
                            record_idx=0))))
+
+model_wrapper_cfg = dict(
+    type='mmrazor.FlowNASDDP',
+    broadcast_buffers=False,
+    find_unused_parameters=True)

@@ -4,7 +4,9 @@ from typing import List, Sequence, Union
 
 from mmpretrain.models.multimodal.clip.clip import PROMPT_MAP, PROTOTYPE_MAP
 
-__all__ = ['read_lines', 'resolve_class_names', 'resolve_templates']
+__all__ = [
+    'read_lines', 'resolve_class_names', 'resolve_templates', 'EXTRA_PROMPTS'
+]
 
 #: The placeholder a template has where the class name goes.
 PLACEHOLDER = '{}'
@@ -73,8 +75,9 @@ def resolve_templates(templates: Union[str, Sequence[str]]):
     Args:
         templates (str | Sequence[str]): A key of mmpretrain's CLIP prompt
             sets (``'vanilla'``, ``'openai_imagenet'`` (80 templates),
-            ``'openai_imagenet_sub'``, ``'openai_cifar100'``); or the path of
-            a UTF-8 file with one template per line; or a list of templates.
+            ``'openai_imagenet_sub'``, ``'openai_cifar100'``, and
+            :data:`EXTRA_PROMPTS` added by mmext); or the path of a UTF-8
+            file with one template per line; or a list of templates.
             A template marks the name with ``{}``, e.g. ``'a photo of a {}.'``.
 
     Returns:
@@ -97,3 +100,19 @@ def resolve_templates(templates: Union[str, Sequence[str]]):
     # str.replace rather than str.format: templates may hold other braces.
     return [lambda name, t=t: t.replace(PLACEHOLDER, name) for t in templates]
 
+
+
+#: Prompt sets added to mmpretrain's under new keys. mmpretrain's
+#: ``CLIPZeroShot`` takes its prompts only by key, so a zero-shot config can
+#: use exactly the templates of the name-initialised head it is compared with
+#: only if both name the same set.
+EXTRA_PROMPTS = {
+    # CLIP's Stanford Cars templates (OpenAI CLIP, data/prompts.md).
+    'openai_stanford_cars': [
+        'a photo of a {}.', 'a photo of the {}.', 'a photo of my {}.',
+        'i love my {}!', 'a photo of my dirty {}.', 'a photo of my clean {}.',
+        'a photo of my new {}.', 'a photo of my old {}.'
+    ],
+}
+for _key, _templates in EXTRA_PROMPTS.items():
+    PROMPT_MAP.setdefault(_key, resolve_templates(_templates))

@@ -15,6 +15,7 @@ from typing import Dict, List, Sequence, Tuple
 import numpy as np
 from mmengine.dataset import BaseDataset
 
+from mmext.errors import UserError
 from .transforms import set_flow_gt, set_image_pair
 
 __all__ = [
@@ -75,8 +76,10 @@ def pair_frames(images: Dict[int, str],
 class BaseFlowDataset(BaseDataset):
     """Base of the datasets read from their published on-disk layouts.
 
-    Subclasses implement :meth:`load_pairs`; this class checks ``data_root`` and
-    turns the pairs into mmengine's ``data_list``.
+    Subclasses implement :meth:`load_pairs`; this class checks ``data_root``,
+    refuses a layout without a single pair (a wrong root or split would
+    otherwise evaluate nothing) and turns the pairs into mmengine's
+    ``data_list``.
 
     Args:
         data_root (str): Root folder of the dataset as it is unpacked.
@@ -108,12 +111,18 @@ class BaseFlowDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         """Build ``data_list`` from :meth:`load_pairs`."""
         require_dir(self.data_root)
+        pairs = self.load_pairs()
+        if not pairs:
+            split = 'test' if self.test_mode else 'training'
+            raise UserError(
+                f'{type(self).__name__}: no {split} image pairs under '
+                f'{self.data_root} (see its docstring for the expected layout)')
         return [
             dict(
                 img1_path=img1,
                 img2_path=img2,
                 flow_fw_path=flow,
-                sparse=self.SPARSE) for img1, img2, flow in self.load_pairs()
+                sparse=self.SPARSE) for img1, img2, flow in pairs
         ]
 
 

@@ -17,7 +17,10 @@ data pipeline uses: it picks the reader from the file suffix and passes the resu
 through :func:`sanitize_flow`, so that non-finite values and Middlebury's
 "unknown flow" marker (any component above ``UNKNOWN_FLOW_THRESH`` in magnitude)
 become invalid pixels whose flow is 0, never numbers that reach a loss or a metric.
+A file that does not hold what its format says raises :class:`FlowFileError` (a
+``ValueError`` that tools report as one line naming the file).
 """
+import math
 import os
 import os.path as osp
 from typing import Optional, Tuple
@@ -25,10 +28,12 @@ from typing import Optional, Tuple
 import cv2
 import numpy as np
 
+from mmext.errors import UserError
+
 __all__ = [
-    'UNKNOWN_FLOW', 'UNKNOWN_FLOW_THRESH', 'read_flow', 'write_flow', 'read_pfm',
-    'write_pfm', 'read_flow_kitti', 'write_flow_kitti', 'sanitize_flow',
-    'load_flow_gt'
+    'UNKNOWN_FLOW', 'UNKNOWN_FLOW_THRESH', 'FlowFileError', 'read_flow',
+    'write_flow', 'read_pfm', 'write_pfm', 'read_flow_kitti', 'write_flow_kitti',
+    'sanitize_flow', 'load_flow_gt'
 ]
 
 # Middlebury's flowIO: the 4 bytes b'PIEH' are the float 202021.25; a flow
@@ -40,6 +45,11 @@ UNKNOWN_FLOW = 1e10
 # KITTI devkit: a PNG channel value v encodes the flow (v - 2^15) / 64.
 _KITTI_OFFSET = 2.0**15
 _KITTI_SCALE = 64.0
+
+
+class FlowFileError(UserError, ValueError):
+    """A flow file that is not in the format its suffix names; the message
+    names the file."""
 
 
 def _read_bytes(path: str) -> bytes:
@@ -77,18 +87,21 @@ def read_flow(path: str) -> np.ndarray:
             shorter (truncated) or longer than the header announces.
     """
     data = _read_bytes(path)
-    if len(data) < 12 or data[:4] != _FLO_MAGIC:
-        raise ValueError(f'{path} is not a .flo file: magic {data[:4]!r}, '
-                         f'expected {_FLO_MAGIC!r}')
+    if data[:4] != _FLO_MAGIC:
+        raise FlowFileError(f'{path} is not a .flo file: magic {data[:4]!r}, '
+                            f'expected {_FLO_MAGIC!r}')
+    if len(data) < 12:
+        raise FlowFileError(f'{path}: .flo header is truncated: {len(data)} '
+                            'bytes, the header needs 12')
     width, height = (int(v) for v in np.frombuffer(data, '<i4', 2, offset=4))
     if width <= 0 or height <= 0:
-        raise ValueError(f'{path}: invalid .flo size {width}x{height}')
+        raise FlowFileError(f'{path}: invalid .flo size {width}x{height}')
     expected = 8 * width * height
     found = len(data) - 12
     if found != expected:
         kind = 'truncated' if found < expected else 'longer than its header says'
-        raise ValueError(f'{path}: .flo data is {kind}: {width}x{height} flow '
-                         f'needs {expected} bytes, found {found}')
+        raise FlowFileError(f'{path}: .flo data is {kind}: {width}x{height} '
+                            f'flow needs {expected} bytes, found {found}')
     flow = np.frombuffer(data, '<f4', offset=12).reshape(height, width, 2)
     return flow.astype(np.float32)
 
@@ -114,7 +127,7 @@ def write_flow(path: str, flow: np.ndarray) -> None:
 def _next_header_line(data: bytes, start: int, path: str) -> Tuple[str, int]:
     end = data.find(b'\n', start)
     if end < 0:
-        raise ValueError(f'{path}: truncated .pfm header')
+        raise FlowFileError(f'{path}: truncated .pfm header')
     return data[start:end].decode('ascii', errors='replace').strip(), end + 1
 
 
@@ -139,8 +152,8 @@ def read_pfm(path: str) -> np.ndarray:
     data = _read_bytes(path)
     magic, pos = data[:2], 2
     if magic not in (b'PF', b'Pf'):
-        raise ValueError(f'{path} is not a .pfm file: magic {magic!r}, '
-                         "expected b'PF' or b'Pf'")
+        raise FlowFileError(f'{path} is not a .pfm file: magic {magic!r}, '
+                            "expected b'PF' or b'Pf'")
     channels = 3 if magic == b'PF' else 1
     _, pos = _next_header_line(data, pos, path)
     dims, pos = _next_header_line(data, pos, path)
@@ -149,16 +162,19 @@ def read_pfm(path: str) -> np.ndarray:
         width, height = (int(v) for v in dims.split())
         scale = float(scale_line)
     except ValueError:
-        raise ValueError(f'{path}: malformed .pfm header {dims!r} / '
-                         f'{scale_line!r}') from None
-    if width <= 0 or height <= 0 or scale == 0:
-        raise ValueError(f'{path}: invalid .pfm size {width}x{height} or '
-                         f'scale {scale}')
+        raise FlowFileError(f'{path}: malformed .pfm header {dims!r} / '
+                            f'{scale_line!r}') from None
+    if width <= 0 or height <= 0:
+        raise FlowFileError(f'{path}: invalid .pfm size {width}x{height}')
+    # The scale's sign gives the byte order: zero, inf and nan have none.
+    if not math.isfinite(scale) or scale == 0:
+        raise FlowFileError(f'{path}: invalid .pfm scale {scale_line!r}, '
+                            'expected a finite nonzero number')
     expected = 4 * width * height * channels
     found = len(data) - pos
     if found < expected:
-        raise ValueError(f'{path}: .pfm data is truncated: {width}x{height}x'
-                         f'{channels} needs {expected} bytes, found {found}')
+        raise FlowFileError(f'{path}: .pfm data is truncated: {width}x{height}'
+                            f'x{channels} needs {expected} bytes, found {found}')
     dtype = '<f4' if scale < 0 else '>f4'
     array = np.frombuffer(data, dtype, width * height * channels, offset=pos)
     shape = (height, width, channels) if channels == 3 else (height, width)
@@ -209,13 +225,13 @@ def read_flow_kitti(path: str) -> Tuple[np.ndarray, np.ndarray]:
         raise FileNotFoundError(f'KITTI flow file not found: {path}')
     png = cv2.imread(path, cv2.IMREAD_UNCHANGED)
     if png is None:
-        raise ValueError(f'{path} cannot be decoded as an image')
+        raise FlowFileError(f'{path} cannot be decoded as an image')
     if png.dtype != np.uint16:
-        raise ValueError(f'{path}: a KITTI flow PNG must be 16-bit, '
-                         f'got {png.dtype}')
+        raise FlowFileError(f'{path}: a KITTI flow PNG must be 16-bit, '
+                            f'got {png.dtype}')
     if png.ndim != 3 or png.shape[2] != 3:
-        raise ValueError(f'{path}: a KITTI flow PNG must have 3 channels, '
-                         f'got shape {png.shape}')
+        raise FlowFileError(f'{path}: a KITTI flow PNG must have 3 channels, '
+                            f'got shape {png.shape}')
     flow = (png[..., 2:0:-1].astype(np.float32) - _KITTI_OFFSET) / _KITTI_SCALE
     valid = (png[..., 0] > 0).astype(np.float32)
     return flow, valid
@@ -292,10 +308,10 @@ def load_flow_gt(path: str) -> Tuple[np.ndarray, np.ndarray]:
     if suffix == '.pfm':
         array = read_pfm(path)
         if array.ndim != 3:
-            raise ValueError(f'{path}: a flow .pfm must have 3 channels, '
-                             f'got shape {array.shape}')
+            raise FlowFileError(f'{path}: a flow .pfm must have 3 channels, '
+                                f'got shape {array.shape}')
         return sanitize_flow(array[..., :2])
     if suffix == '.png':
         return sanitize_flow(*read_flow_kitti(path))
-    raise ValueError(f'{path}: unknown flow file format {suffix!r} '
-                     "(expected '.flo', '.pfm' or '.png')")
+    raise FlowFileError(f'{path}: unknown flow file format {suffix!r} '
+                        "(expected '.flo', '.pfm' or '.png')")

@@ -8,19 +8,28 @@ Middlebury's unknown-flow threshold (the rule of :mod:`mmext.flow.datasets.flow_
 
 Averaging (``average``):
 
-- ``'pixel'`` (default, KITTI's convention): the mean over all counted pixels of
-  the whole evaluation set, so an image weighs by its number of valid pixels.
+- ``'pixel'`` (default): the mean over all counted pixels of the whole evaluation
+  set, so an image weighs by its number of valid pixels. KITTI's Fl-all is
+  defined this way.
 - ``'image'``: the mean of per-image means (images without a counted pixel are
-  skipped).
+  skipped). Published KITTI EPE figures use it (RAFT's ``evaluate.py`` averages
+  the per-image EPE but pools the outliers of all pixels for Fl), so the KITTI
+  configs set it for EPE.
 
 mmflow averaged per batch instead, which depends on the batch size; at batch
 size 1 it equals ``'image'``.
+
+Non-finite predictions never flatter a score: a counted pixel whose predicted
+flow is NaN or infinite is an outlier for Fl, and makes EPE NaN or inf; both
+metrics log a warning (to the run's log) with the number of such pixels.
 """
+import logging
 from typing import Dict, Optional, Sequence, Tuple
 
 import numpy as np
 import torch
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 
 from mmext.registry import METRICS
 from ..datasets.flow_io import UNKNOWN_FLOW_THRESH
@@ -42,6 +51,8 @@ class _FlowErrorMetric(BaseMetric):
 
     #: Name of the metric in the results.
     metric_name = ''
+    #: What non-finite predictions do to the metric (for the warning).
+    non_finite_effect = ''
     #: Factor applied to the averaged per-pixel error.
     scale = 1.
 
@@ -62,7 +73,8 @@ class _FlowErrorMetric(BaseMetric):
         raise NotImplementedError
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        """Store ``(error sum, pixel count)`` of every sample.
+        """Store ``(error sum, pixel count, non-finite count)`` of every
+        sample.
 
         Args:
             data_batch: The batch from the dataloader (unused).
@@ -71,7 +83,7 @@ class _FlowErrorMetric(BaseMetric):
         for sample in data_samples:
             self.results.append(self._sample_sums(sample))
 
-    def _sample_sums(self, sample: dict) -> Tuple[float, int]:
+    def _sample_sums(self, sample: dict) -> Tuple[float, int, int]:
         pred = sample['pred_flow_fw']['data'].detach().cpu().double()
         gt = sample['gt_flow_fw']['data'].detach().cpu().double()
         if pred.shape != gt.shape:
@@ -84,19 +96,30 @@ class _FlowErrorMetric(BaseMetric):
         pred, gt = pred[:, counted], gt[:, counted]
         epe = torch.linalg.vector_norm(pred - gt, dim=0)
         error = self.pixel_error(epe, torch.linalg.vector_norm(gt, dim=0))
-        return float(error.sum()), int(counted.sum())
+        non_finite = int((~torch.isfinite(pred).all(dim=0)).sum())
+        return float(error.sum()), int(counted.sum()), non_finite
 
     def compute_metrics(self, results: list) -> Dict[str, float]:
         """Reduce the per-sample sums over the evaluation set.
 
         Args:
-            results (list): ``(error sum, pixel count)`` per sample.
+            results (list): ``(error sum, pixel count, non-finite count)`` per
+                sample.
 
         Returns:
             dict[str, float]: ``{metric_name: value}``; NaN if no pixel counted.
         """
         sums = np.array([r[0] for r in results], dtype=np.float64)
         counts = np.array([r[1] for r in results], dtype=np.int64)
+        non_finite = sum(r[2] for r in results)
+        if non_finite:
+            print_log(
+                f'{self.metric_name}: {non_finite} of {counts.sum()} counted '
+                f'pixels have a non-finite predicted flow (NaN or inf), in '
+                f'{sum(r[2] > 0 for r in results)} of {len(results)} images; '
+                f'{self.non_finite_effect}',
+                logger='current',
+                level=logging.WARNING)
         if self.average == 'pixel':
             value = sums.sum() / counts.sum() if counts.sum() else np.nan
         else:
@@ -118,6 +141,7 @@ class EndPointError(_FlowErrorMetric):
     """
 
     metric_name = 'EPE'
+    non_finite_effect = 'EPE is not finite'
 
     def pixel_error(self, epe: torch.Tensor,
                     gt_norm: torch.Tensor) -> torch.Tensor:
@@ -140,10 +164,14 @@ class FlowOutliers(_FlowErrorMetric):
     """
 
     metric_name = 'Fl'
+    non_finite_effect = 'they count as outliers'
     scale = 100.
 
     def pixel_error(self, epe: torch.Tensor,
                     gt_norm: torch.Tensor) -> torch.Tensor:
         """1 for an outlier, else 0 (``epe > 0.05 |gt|`` avoids dividing by a
-        zero magnitude and equals KITTI's ``epe / |gt| > 0.05``)."""
-        return ((epe > 3) & (epe > 0.05 * gt_norm)).double()
+        zero magnitude and equals KITTI's ``epe / |gt| > 0.05``). A NaN
+        error compares false with everything, so a pixel is an inlier only
+        when its error is provably within a threshold."""
+        inlier = (epe <= 3) | (epe <= 0.05 * gt_norm)
+        return (~inlier).double()

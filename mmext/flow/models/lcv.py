@@ -60,6 +60,11 @@ class LearnableCostVolume(CostVolume):
             ``raw_D`` has C entries.
     """
 
+    #: Vanilla checkpoints lack these; their initial values reproduce the
+    #: vanilla model, so ``load_from`` accepts such checkpoints
+    #: (mmext.engine.CheckpointFitHook).
+    checkpoint_optional_keys = ('raw_A', 'raw_D')
+
     def __init__(self, channels: int) -> None:
         super().__init__(channels)
         # Only the strict upper triangle of raw_A enters S (the diagonal cancels

@@ -239,6 +239,23 @@ def select_attributes(available: Sequence[str],
     return [available.index(name) for name in requested]
 
 
+def _split_items(dataset) -> List[tuple]:
+    """``(image path, {0, 1} labels of the selected attributes)`` of every
+    image in the split of a CelebA dataset (its ``data_root``,
+    ``attr_file``, ``partition_file``, ``attributes``, ``data_prefix`` and
+    ``split``)."""
+    annotations = read_celeba(dataset.data_root, dataset.attr_file,
+                              dataset.partition_file)
+    columns = select_attributes(annotations.attribute_names,
+                                dataset.attributes, annotations.attr_file)
+    img_dir = dataset.data_prefix['img']
+    if not osp.isdir(img_dir):
+        raise FileNotFoundError(f'CelebA image folder not found: {img_dir}')
+    labels = annotations.labels[:, columns] > 0
+    return [(osp.join(img_dir, annotations.filenames[k]), labels[k])
+            for k in annotations.split_indices(dataset.split)]
+
+
 @MMAGIC_DATASETS.register_module()
 class CelebAAttributePairs(BaseDataset):
     """CelebA as attribute-exchange pairs: for each selected attribute, one
@@ -309,20 +326,9 @@ class CelebAAttributePairs(BaseDataset):
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        annotations = read_celeba(self.data_root, self.attr_file,
-                                  self.partition_file)
-        columns = select_attributes(annotations.attribute_names,
-                                    self.attributes, annotations.attr_file)
-        img_dir = self.data_prefix['img']
-        if not osp.isdir(img_dir):
-            raise FileNotFoundError(
-                f'CelebA image folder not found: {img_dir}')
-        labels = annotations.labels[:, columns] > 0
         return [
-            dict(
-                img_path=osp.join(img_dir, annotations.filenames[k]),
-                attr_label=labels[k].astype(np.float32))
-            for k in annotations.split_indices(self.split)
+            dict(img_path=path, attr_label=labels.astype(np.float32))
+            for path, labels in _split_items(self)
         ]
 
     def full_init(self):
@@ -428,18 +434,7 @@ class CelebAAttributes(MultiLabelDataset):
             **kwargs)
 
     def load_data_list(self) -> List[dict]:
-        annotations = read_celeba(self.data_root, self.attr_file,
-                                  self.partition_file)
-        columns = select_attributes(annotations.attribute_names,
-                                    self.attributes, annotations.attr_file)
-        img_dir = self.data_prefix['img']
-        if not osp.isdir(img_dir):
-            raise FileNotFoundError(
-                f'CelebA image folder not found: {img_dir}')
-        labels = annotations.labels[:, columns] > 0
         return [
-            dict(
-                img_path=osp.join(img_dir, annotations.filenames[k]),
-                gt_label=np.flatnonzero(labels[k]).tolist())
-            for k in annotations.split_indices(self.split)
+            dict(img_path=path, gt_label=np.flatnonzero(labels).tolist())
+            for path, labels in _split_items(self)
         ]

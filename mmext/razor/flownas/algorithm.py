@@ -18,26 +18,30 @@ The supernet is an mmext ``RAFT`` whose ``encoder`` and ``cxt_encoder`` are
 encoder's architecture. mmrazor's ``BigNAS`` is not subclassed: its step sets
 dropout on ``architecture.backbone.layers`` (RAFT has no backbone) and
 distils from its own largest subnet instead of an external teacher.
+
+In distributed training mmengine's wrapper would call ``forward(mode='loss')``
+and skip the sandwich step; :class:`FlowNASDDP` (``model_wrapper_cfg``) runs
+it through the wrapper instead, as mmrazor's ``BigNASDDP`` does for BigNAS.
 """
 import copy
 from typing import Dict, List, Optional, Union
 
 import torch
-from mmengine.model import BaseModel
+from mmengine.model import BaseModel, MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from mmrazor.models.algorithms.base import BaseAlgorithm
 from mmrazor.models.distillers import ConfigurableDistiller
 from mmrazor.models.mutators import NasMutator
 from mmrazor.models.utils import add_prefix
-from mmrazor.registry import MODELS
+from mmrazor.registry import MODEL_WRAPPERS, MODELS
 from torch import Tensor, nn
 
 from mmext.checkpoint import load_model_weights
 from mmext.flow.models.base import InputPadder
-from .searchable_encoder import (ARCH_KEYS, CHOICE_ALIASES,
+from .searchable_encoder import (ARCH_KEYS, CHOICE_ALIASES, FlowNASEncoder,
                                  SearchableFlowNASEncoder)
 
-__all__ = ['FlowNAS']
+__all__ = ['FlowNAS', 'FlowNASDDP']
 
 
 @MODELS.register_module()
@@ -176,6 +180,19 @@ class FlowNAS(BaseAlgorithm):
         cfg['cxt_encoder'] = self.architecture.context.static_cfg(arch)
         return cfg
 
+    def subnet_num_params(self, arch: Dict[str, List[int]]) -> int:
+        """Parameters of the standalone RAFT of ``arch``, counted without
+        building it: the supernet's parameters outside the encoders (only
+        the encoders are searched) plus those of the two encoders of
+        ``arch`` (:meth:`FlowNASEncoder.num_params`)."""
+        encoders = (self.architecture.encoder, self.architecture.context)
+        fixed = sum(p.numel() for p in self.architecture.parameters()) - sum(
+            p.numel() for encoder in encoders
+            for p in encoder.parameters())
+        return fixed + sum(
+            FlowNASEncoder.num_params(**encoder.static_cfg(arch))
+            for encoder in encoders)
+
     # -- training ----------------------------------------------------------
 
     def train(self, mode: bool = True) -> 'FlowNAS':
@@ -215,25 +232,60 @@ class FlowNAS(BaseAlgorithm):
             dict[str, Tensor]: The losses of each subnet, prefixed
             ``max_subnet.``, ``min_subnet.``, ``random0_subnet.``, ...
         """
+        return self.sandwich_step(self, data, optim_wrapper)
+
+    def sandwich_step(self, model: nn.Module, data: Union[dict, tuple, list],
+                      optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """The sandwich step with the subnets' forward passes run by
+        ``model``: this algorithm, or the distributed wrapper around it (so
+        that its gradients are reduced; see :class:`FlowNASDDP`).
+
+        Every subnet is one ``optim_wrapper.update_params`` call: the
+        wrapper's accumulation counts are scaled by the number of subnets
+        (:meth:`count_subnets_in`), so its optimizer steps once per batch, or
+        once per ``accumulative_counts`` batches, and a distributed wrapper
+        reduces the gradients only with the last subnet's backward.
+        """
+        self.count_subnets_in(optim_wrapper)
         data = self.data_preprocessor(data, True)
         inputs, data_samples = data['inputs'], data['data_samples']
         self._record_teacher(inputs)
         log_vars = {}
         for kind in self.sample_kinds:
             self._set_subnet(kind)
-            with optim_wrapper.optim_context(self), \
+            with optim_wrapper.optim_context(model), \
                     self.distiller.student_recorders:
-                losses = self.architecture(inputs, data_samples, mode='loss')
+                losses = model(inputs, data_samples, mode='loss')
                 losses = {k: self.flow_loss_weight * v
                           for k, v in losses.items()}
                 losses.update(self.distiller.compute_distill_losses())
                 loss, subnet_vars = self.parse_losses(losses)
-            # Gradients of all kinds accumulate; each kind weighs the same.
-            optim_wrapper.backward(loss / len(self.sample_kinds))
+                optim_wrapper.update_params(loss)
             log_vars.update(add_prefix(subnet_vars, f'{kind}_subnet'))
-        optim_wrapper.step()
-        optim_wrapper.zero_grad()
         return log_vars
+
+    def count_subnets_in(self, optim_wrapper: OptimWrapper) -> None:
+        """Make ``optim_wrapper`` count one backward per subnet (once).
+
+        mmengine counts one ``update_params`` per iteration: its Runner sets
+        the inner count to the iteration and the maximum to ``max_iters``.
+        Here an iteration is one call per subnet kind, so the counts and the
+        accumulation are multiplied by their number: each subnet's loss is
+        then divided by ``kinds x accumulative_counts`` (every subnet weighs
+        the same) and the optimizer steps when a batch (or the configured
+        number of batches) is complete. mmrazor's
+        ``reinitialize_optim_wrapper_count_status`` scales the counts but not
+        the accumulation, so BigNAS steps after every subnet.
+        """
+        kinds = len(self.sample_kinds)
+        if getattr(optim_wrapper, '_flownas_kinds', None) == kinds:
+            return
+        optim_wrapper._accumulative_counts *= kinds
+        max_counts = optim_wrapper._max_counts
+        optim_wrapper.initialize_count_status(
+            self, optim_wrapper._inner_count * kinds,
+            max_counts * kinds if max_counts > 0 else max_counts)
+        optim_wrapper._flownas_kinds = kinds
 
     @torch.no_grad()
     def alignment_distance(self, inputs: Tensor) -> Tensor:
@@ -244,3 +296,49 @@ class FlowNAS(BaseAlgorithm):
         with self.distiller.student_recorders:
             self.architecture.extract_feat(padder.pad(inputs))
         return sum(self.distiller.compute_distill_losses().values())
+
+
+@MODEL_WRAPPERS.register_module()
+class FlowNASDDP(MMDistributedDataParallel):
+    """Distributed data parallel FlowNAS: the sandwich step of
+    :meth:`FlowNAS.sandwich_step` with every subnet's forward pass run by
+    this wrapper, so DDP reduces the gradients (once per step, with the last
+    subnet; the others run under ``no_sync``).
+
+    mmengine's ``MMDistributedDataParallel.train_step`` calls the wrapped
+    model's ``forward(mode='loss')``, which trains the current subnet on the
+    flow loss alone; mmrazor's ``BigNASDDP`` is tied to BigNAS (its dropout
+    on ``architecture.backbone``, distillation from the largest subnet).
+
+    Args:
+        module (FlowNAS): The algorithm.
+        find_unused_parameters (bool): Must be True unless every subnet uses
+            every parameter: a subnet leaves the blocks and channels outside
+            its architecture without gradients. Defaults to True.
+        broadcast_buffers (bool): Broadcast rank 0's buffers (BatchNorm
+            statistics) at every forward. Defaults to False, as mmengine's
+            default wrapper.
+        **kwargs: The other arguments of ``MMDistributedDataParallel``
+            (``device_ids`` ...).
+    """
+
+    def __init__(self,
+                 module: FlowNAS,
+                 find_unused_parameters: bool = True,
+                 broadcast_buffers: bool = False,
+                 **kwargs) -> None:
+        if not isinstance(module, FlowNAS):
+            raise TypeError('FlowNASDDP wraps a FlowNAS algorithm, got '
+                            f'{type(module).__name__}')
+        super().__init__(
+            module=module,
+            find_unused_parameters=find_unused_parameters,
+            broadcast_buffers=broadcast_buffers,
+            **kwargs)
+
+    def train_step(self, data: Union[dict, tuple, list],
+                   optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """One sandwich step of the wrapped :class:`FlowNAS` (see
+        :meth:`FlowNAS.train_step`), its forward passes through this
+        wrapper."""
+        return self.module.sandwich_step(self, data, optim_wrapper)

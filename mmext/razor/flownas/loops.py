@@ -6,12 +6,17 @@ top-k selection, mutation and crossover of the mutator's choices);
 :class:`FlowNASSearchLoop` changes what it cannot configure:
 
 * fitness is an error, lower is better: the validation EPE with a fixed number
-  of refinement iterations, optionally plus a weighted feature-alignment
-  distance to the teacher (mmrazor ranks higher-is-better scores rounded to
-  0.01);
-* constraints are measured on the subnet as it is deployed, a standalone RAFT
-  built from its config (mmrazor deep-copies the whole algorithm, teacher
-  included, for every candidate);
+  of refinement iterations plus the weighted feature-alignment distance to
+  the teacher, as the released FlowNAS search adds it (mmrazor ranks
+  higher-is-better scores rounded to 0.01);
+* a population slot only takes an architecture never evaluated before, as in
+  the released search (mmrazor's breeding may return a parent unchanged or a
+  candidate twice, and would spend the slot on a known result);
+* the parameters of a candidate are counted from its architecture first;
+  only candidates within the parameter bound are built as the subnet is
+  deployed, a standalone RAFT, for FLOPs and latency (mmrazor measures every
+  candidate in full, on a deep copy of the whole algorithm, teacher
+  included);
 * every evaluated candidate is appended to ``candidates.jsonl`` and the
   population is saved in ``search_state.json`` (plain JSON) after sampling and
   after each generation, so an interrupted search resumes without evaluating
@@ -36,7 +41,7 @@ import json
 import os
 import os.path as osp
 import time
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Callable, Dict, List, Optional, Tuple, Union
 
 import torch
 from mmengine.evaluator import Evaluator
@@ -250,16 +255,26 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
     notes); the runner's model is a trained :class:`FlowNAS`.
 
     The defaults are the paper's: population 50, 20 generations, 25
-    mutations and 25 crossovers per generation from the top 10, at most
-    5.0 M parameters, 12 refinement iterations. Mutation resamples each
-    choice with probability 0.1 and crossover takes each choice from either
-    parent with probability 0.5, as FlowNAS's released search does.
+    mutations and 25 crossovers per generation from the top 10, 12
+    refinement iterations; fitness = error + alignment distance. Mutation
+    resamples each choice with probability 0.1 and crossover takes each
+    choice from either parent with probability 0.5, as FlowNAS's released
+    search does. Bred or sampled architectures that were evaluated before,
+    or are already in the population, are discarded and drawn again (at most
+    ten draws per slot for breeding, as mmrazor and the released search).
+    There is no default bound: ``constraints_range`` must name it (the
+    paper's 5.0 M excludes the published architectures under an exact
+    count, see configs/flownas/README.md).
 
     Args:
         runner (Runner): The runner.
         dataloader (DataLoader | dict): Validation data of the fitness.
         evaluator (Evaluator | dict | list): Its metrics; ``score_key`` names
             the error to minimise.
+        constraints_range (dict): ``flops`` (G), ``params`` (M) and
+            ``latency`` (ms) bounds, each ``(low, high)`` or ``high``.
+            ``params`` counts every parameter of the standalone RAFT once
+            (:meth:`FlowNAS.subnet_num_params`).
         max_epochs (int): Generations. Defaults to 20.
         num_candidates (int): Population size. Defaults to 50.
         top_k (int): Parents kept per generation. Defaults to 10.
@@ -268,17 +283,15 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
         mutate_prob (float): Per-choice mutation probability. Defaults to 0.1.
         crossover_prob (float): Per-choice probability of taking the second
             parent's choice. Defaults to 0.5.
-        constraints_range (dict): ``flops`` (G), ``params`` (M) and
-            ``latency`` (ms) bounds, each ``(low, high)`` or ``high``.
-            Defaults to dict(params=(0, 5.0)).
         estimator_cfg (dict, optional): Resource estimator config. Defaults
             to dict(type='mmrazor.FlowResourceEstimator').
         score_key (str): The metric minimised. Defaults to 'EPE'.
         refine_iters (int): Refinement iterations while evaluating.
             Defaults to 12.
         alignment_weight (float): Weight of the feature-alignment distance
-            (the distiller's summed losses) added to the error; 0 skips it.
-            Defaults to 0.
+            (the distiller's summed losses on the validation pairs) added to
+            the error; 0 skips it. Defaults to 1, the released search's
+            weight.
         calibrate_sample_num (int): Training samples that re-estimate the
             BatchNorm statistics of each candidate before evaluation; -1
             skips it. Defaults to -1.
@@ -295,6 +308,7 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
                  runner,
                  dataloader: Union[DataLoader, Dict],
                  evaluator: Union[Evaluator, Dict, List],
+                 constraints_range: Dict[str, Any],
                  max_epochs: int = 20,
                  num_candidates: int = 50,
                  top_k: int = 10,
@@ -302,11 +316,10 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
                  num_crossover: int = 25,
                  mutate_prob: float = 0.1,
                  crossover_prob: float = 0.5,
-                 constraints_range: Dict[str, Any] = dict(params=(0., 5.)),
                  estimator_cfg: Optional[Dict] = None,
                  score_key: str = 'EPE',
                  refine_iters: int = 12,
-                 alignment_weight: float = 0.,
+                 alignment_weight: float = 1.,
                  calibrate_sample_num: int = -1,
                  resume_from: Optional[str] = None,
                  export_base_config: Optional[str] = None,
@@ -381,28 +394,43 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
             f'Generation [{self._epoch + 1}/{self._max_epochs}]: best '
             f'fitness {best["fitness"]:.4f} {best["arch"]}')
 
-        next_population = Candidates(self.gen_mutation_candidates())
-        next_population.extend(self.gen_crossover_candidates())
+        next_population = self.gen_mutation_candidates()
+        next_population.extend(
+            self.gen_crossover_candidates(taken=next_population))
         self.candidates = next_population
         self._epoch += 1
         self._save_searcher_ckpt()
 
     def sample_candidates(self) -> None:
-        """Fill the population with random subnets within the constraints."""
-        for _ in range(self.max_sample_tries):
-            if len(self.candidates) >= self.num_candidates:
-                return
-            choices = self.model.mutator.sample_choices()
-            is_pass, resources = self._check_constraints(choices)
-            if is_pass:
-                self.candidates.append(choices)
-                self.candidates.update_resources([resources],
-                                                 len(self.candidates) - 1)
+        """Fill the population with new random subnets within the
+        constraints."""
+        missing = self.num_candidates - len(self.candidates)
+        if missing <= 0:
+            return
+        self.candidates.extend(
+            self._new_candidates(self.model.mutator.sample_choices, missing,
+                                 self.max_sample_tries, self.candidates))
         if len(self.candidates) < self.num_candidates:
             raise RuntimeError(
                 f'only {len(self.candidates)} of {self.num_candidates} '
                 f'subnets met {self.constraints_range} in '
                 f'{self.max_sample_tries} random samples')
+
+    def gen_mutation_candidates(self,
+                                taken: Optional[Candidates] = None
+                                ) -> Candidates:
+        """``num_mutation`` new mutants of the top k within the
+        constraints (fewer if ten draws per slot do not find them)."""
+        return self._new_candidates(self._mutation, self.num_mutation,
+                                    10 * self.num_mutation, taken)
+
+    def gen_crossover_candidates(self,
+                                 taken: Optional[Candidates] = None
+                                 ) -> Candidates:
+        """``num_crossover`` new crossovers of the top k within the
+        constraints (fewer if ten draws per slot do not find them)."""
+        return self._new_candidates(self._crossover, self.num_crossover,
+                                    10 * self.num_crossover, taken)
 
     def update_candidates_scores(self) -> None:
         """Score every candidate: from the records if it was evaluated
@@ -424,6 +452,28 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
 
     def _key(self, choices: Dict[str, int]) -> str:
         return _arch_key(self.model.choices_to_arch(choices))
+
+    def _new_candidates(self, draw: Callable[[], Dict[str, int]], num: int,
+                        max_draws: int,
+                        taken: Optional[Candidates]) -> Candidates:
+        """Up to ``num`` subnets from ``draw()`` that meet the constraints
+        and were neither evaluated before nor are in ``taken``, each once."""
+        seen = {self._key(choices) for choices in taken.subnets} \
+            if taken else set()
+        found = Candidates()
+        for _ in range(max_draws):
+            if len(found) >= num:
+                break
+            choices = draw()
+            key = self._key(choices)
+            if key in self.records or key in seen:
+                continue
+            seen.add(key)
+            is_pass, resources = self._check_constraints(choices)
+            if is_pass:
+                found.append(choices)
+                found.update_resources([resources], len(found) - 1)
+        return found
 
     def _evaluate(self, choices: Dict[str, int]) -> None:
         """Measure the fitness of ``choices`` and append it to the records."""
@@ -470,20 +520,35 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
     def _check_constraints(self,
                            random_subnet: Dict[str, int]) -> Tuple[bool, Dict]:
         """Whether the standalone RAFT of a subnet meets the constraints,
-        and its resources (measured once per architecture)."""
+        and its resources, measured once per architecture: the parameters
+        first, counted from the architecture; FLOPs and latency (the
+        standalone RAFT built and run) only within the parameter bound."""
         key = self._key(random_subnet)
         if key not in self._resources:
             arch = self.model.choices_to_arch(random_subnet)
-            model = MMEXT_MODELS.build(self.model.subnet_cfg(arch))
-            model.to(next(self.model.parameters()).device)
-            self._resources[key] = self.estimator.estimate(model)
+            resources = dict(
+                params=params_units_convert(
+                    self.model.subnet_num_params(arch),
+                    self.estimator.units['params'],
+                    precision=4))
+            if self._within(resources):
+                model = MMEXT_MODELS.build(self.model.subnet_cfg(arch))
+                model.to(next(self.model.parameters()).device)
+                resources = self.estimator.estimate(model)
+            self._resources[key] = resources
         resources = self._resources[key]
+        return self._within(resources), resources
+
+    def _within(self, resources: Dict[str, float]) -> bool:
+        """Whether the measured ``resources`` meet their constraints."""
         for name, bounds in self.constraints_range.items():
+            if name not in resources:
+                continue
             low, high = bounds if isinstance(bounds, (list, tuple)) \
                 else (0, bounds)
             if not low <= resources[name] <= high:
-                return False, resources
-        return True, resources
+                return False
+        return True
 
     # -- state, resume, result -----------------------------------------------
 

@@ -22,9 +22,10 @@ fixed encoder by name.
 import copy
 from typing import Dict, List, Optional, Sequence, Union
 
+import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule, build_conv_layer
+from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
 from mmengine.model import BaseModule, Sequential
 from mmrazor.models.architectures.dynamic_ops import (BigNasConv2d,
                                                       DynamicBatchNorm2d,
@@ -233,6 +234,41 @@ class FlowNASEncoder(BaseModule):
     def _stage(blocks: List[nn.Module]) -> nn.Module:
         return Sequential(*blocks)
 
+    @staticmethod
+    def num_params(in_channels: int,
+                   out_channels: int,
+                   widths: Sequence[int],
+                   depths: Sequence[int],
+                   kernel_sizes: Sequence[int],
+                   expand_ratios: Sequence[int],
+                   stem_channels: int = 64,
+                   norm_cfg: dict = dict(type='BN'),
+                   **unused) -> int:
+        """The number of parameters of the encoder these arguments (those of
+        the constructor) build, counted without building it: a search
+        checks its parameter bound on thousands of candidates.
+
+        Convolutions have no bias (each has a norm, or is the projection);
+        a norm has the parameters of its type per channel.
+        """
+        per_channel = sum(
+            p.numel() for p in build_norm_layer(norm_cfg, 1)[1].parameters())
+        total = in_channels * stem_channels * 7 * 7 + \
+            per_channel * stem_channels
+        channels = stem_channels
+        for width, depth, kernel, expand in zip(widths, depths, kernel_sizes,
+                                                expand_ratios):
+            for _ in range(depth):
+                mid = channels * expand
+                if expand != 1:
+                    total += (channels + per_channel) * mid
+                total += (kernel * kernel + per_channel) * mid
+                total += mid * width + per_channel * width
+                if channels != width:
+                    total += channels * width
+                channels = width
+        return total + channels * out_channels
+
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
         for name in self.layers:
@@ -280,11 +316,13 @@ def _dynamic_norm(norm_type: str) -> type:
 
     SyncBN becomes plain dynamic BN outside distributed runs, as mmengine's
     Runner reverts SyncBN there (it would turn the dynamic SyncBN into a
-    static BN of the largest width).
+    static BN of the largest width), and on hosts without CUDA, where torch's
+    SyncBN cannot run and a distributed run keeps rank-local statistics.
     """
     if norm_type == 'SyncBN':
-        return DynamicSyncBatchNorm if dist.is_available() and \
-            dist.is_initialized() else DynamicBatchNorm2d
+        synced = dist.is_available() and dist.is_initialized() and \
+            torch.cuda.is_available()
+        return DynamicSyncBatchNorm if synced else DynamicBatchNorm2d
     norms = dict(
         BN=DynamicBatchNorm2d,
         BN2d=DynamicBatchNorm2d,
