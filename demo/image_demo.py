@@ -8,10 +8,10 @@ Writes the flow from IMG1 to IMG2 as a Middlebury ``.flo`` file and, with
 DIS flow (medium preset), the classical baseline a model should beat: it
 prints the mean end-point difference between the two flows and how well each
 warps IMG2 onto IMG1, and writes DIS's picture beside the model's
-(``FLOW_opencv-dis.png``, same colour scale). The images are read and normalised as the
-config's model expects (BGR, its data preprocessor); the checkpoint must fit
-the model exactly (mmext/mmengine checkpoints, mmflow model-zoo files, plain
-state dicts).
+(``FLOW_opencv-dis.png``, same colour scale). The images are read and
+normalised as the config's model expects (BGR, its data preprocessor); the
+checkpoint must fit the model exactly (mmext/mmengine checkpoints, mmflow
+model-zoo files, plain state dicts).
 """
 import argparse
 import os.path as osp

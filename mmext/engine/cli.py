@@ -245,5 +245,11 @@ def cli_main(main):
                 raise
             print(f'error: {_one_line(error)}', file=sys.stderr)
             sys.exit(1)
+        finally:
+            # A gloo group left to interpreter teardown can abort the process
+            # ("terminate called without an active exception") after the
+            # run has finished, turning a good run into a failed exit code.
+            if torch_dist.is_available() and torch_dist.is_initialized():
+                torch_dist.destroy_process_group()
 
     return wrapper

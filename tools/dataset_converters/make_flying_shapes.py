@@ -1,14 +1,22 @@
-"""Write FlyingShapes pairs in FlyingChairs' on-disk layout.
+"""Write FlyingShapes (or, with ``--generator flyingphotos``, FlyingPhotos)
+pairs in FlyingChairs' on-disk layout.
 
 The output is read by the ordinary FlyingChairs dataset (``data_root=OUT_DIR``),
 which exercises the real FlyingChairs reader without the 31 GB download::
 
     python tools/dataset_converters/make_flying_shapes.py data/flying_shapes \
         --num-train 2000 --num-val 200
+    python tools/dataset_converters/make_flying_shapes.py data/flying_photos \
+        --generator flyingphotos --height 128 --width 160
 """
 import argparse
 
-from mmext.flow.datasets import write_flying_chairs_layout
+from mmext.flow.datasets import (make_flying_photos_pair,
+                                 make_flying_shapes_pair,
+                                 write_flying_chairs_layout)
+
+GENERATORS = dict(
+    flyingshapes=make_flying_shapes_pair, flyingphotos=make_flying_photos_pair)
 
 
 def parse_args() -> argparse.Namespace:
@@ -20,6 +28,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--height', type=int, default=96)
     parser.add_argument('--width', type=int, default=128)
     parser.add_argument('--seed', type=int, default=0)
+    parser.add_argument(
+        '--generator', choices=sorted(GENERATORS), default='flyingshapes')
     return parser.parse_args()
 
 
@@ -31,6 +41,7 @@ def main() -> None:
         args.num_train,
         args.num_val,
         seed=args.seed,
+        make_pair=GENERATORS[args.generator],
         img_size=(args.height, args.width))
     print(f'wrote {args.num_train} training and {args.num_val} validation '
           f'pairs to {args.out_dir}')

@@ -29,7 +29,7 @@ reader can be exercised on them (``tools/dataset_converters/make_flying_shapes.p
 is its command line).
 """
 import os.path as osp
-from typing import List, Optional, Sequence, Tuple
+from typing import Callable, List, Optional, Sequence, Tuple
 
 import cv2
 import numpy as np
@@ -87,9 +87,17 @@ def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return np.clip(texture, 0, 255)
 
 
-class _Layer:
+class PlanarLayer:
     """One planar layer: texture, shape (None for the background) and the
-    canvas-to-image maps at times 0 and 1."""
+    canvas-to-image maps at times 0 and 1.
+
+    Args:
+        texture (np.ndarray): float32 (h, w, C) canvas.
+        shape (tuple, optional): ``(kind, params)`` of the shape cut out of
+            the canvas around its centre; None covers everything.
+        maps (tuple[np.ndarray, np.ndarray]): 3x3 canvas-to-image affine
+            matrices at times 0 and 1.
+    """
 
     def __init__(self, texture: np.ndarray, shape: tuple,
                  maps: Tuple[np.ndarray, np.ndarray]) -> None:
@@ -142,40 +150,65 @@ def _draw_motion(rng: np.random.Generator, center: np.ndarray,
 
 def _draw_layers(rng: np.random.Generator, height: int, width: int,
                  num_shapes: Sequence[int], max_translation: float,
-                 max_rotation: float, max_zoom: float) -> List[_Layer]:
+                 max_rotation: float, max_zoom: float) -> List[PlanarLayer]:
     """Background first, then the shapes from back to front."""
     image_center = np.array([width - 1, height - 1]) / 2
     place = _affine(np.eye(2), (-_MARGIN, -_MARGIN))
     motion = _draw_motion(rng, image_center, max_translation / 2,
                           max_rotation / 3, max_zoom / 2)
     layers = [
-        _Layer(
+        PlanarLayer(
             _texture(rng, height + 2 * _MARGIN, width + 2 * _MARGIN), None,
             (place, motion @ place))
     ]
     for _ in range(rng.integers(num_shapes[0], num_shapes[1] + 1)):
-        radius = rng.uniform(0.1, 0.3) * min(height, width)
-        kind = _SHAPE_KINDS[rng.integers(len(_SHAPE_KINDS))]
-        if kind == 'star':
-            params = (radius, int(rng.integers(3, 7)), rng.uniform(0, 2 * np.pi))
-        else:
-            params = (radius, radius * rng.uniform(0.5, 1))
-        size = 2 * int(np.ceil(radius)) + 3
-        canvas_center = np.full(2, (size - 1) / 2)
-        # Centres may lie slightly outside the image: shapes enter and leave.
-        position = rng.uniform(-0.1, 1.1, 2) * (width, height)
-        place = _affine(np.eye(2), position) @ _affine(
-            _rotation(rng.uniform(0, 2 * np.pi)), (0, 0)) @ _affine(
-                np.eye(2), -canvas_center)
+        shape, size, place, position = draw_shape(rng, height, width)
         motion = _draw_motion(rng, position, max_translation, max_rotation,
                               max_zoom)
         layers.append(
-            _Layer(_texture(rng, size, size), (kind, params),
-                   (place, motion @ place)))
+            PlanarLayer(
+                _texture(rng, size, size), shape, (place, motion @ place)))
     return layers
 
 
-def _topmost(layers: List[_Layer], time: int, x: np.ndarray,
+def draw_shape(rng: np.random.Generator,
+               height: int,
+               width: int,
+               radius_range: Sequence[float] = (0.1, 0.3),
+               min_aspect: float = 0.5) -> tuple:
+    """A random shape and where its canvas lies in the image at time 0.
+
+    Args:
+        rng (np.random.Generator): The pair's generator.
+        height (int): Image height.
+        width (int): Image width.
+        radius_range (tuple[float, float]): Range of the radius as a
+            fraction of the image's shorter side. Defaults to (0.1, 0.3).
+        min_aspect (float): Smallest minor / major axis ratio of ellipses
+            and rectangles. Defaults to 0.5.
+
+    Returns:
+        tuple: ``shape`` (``(kind, params)`` of :class:`PlanarLayer`), the
+        side of its square canvas, the canvas-to-image map at time 0 and
+        the shape's centre in the image.
+    """
+    radius = rng.uniform(*radius_range) * min(height, width)
+    kind = _SHAPE_KINDS[rng.integers(len(_SHAPE_KINDS))]
+    if kind == 'star':
+        params = (radius, int(rng.integers(3, 7)), rng.uniform(0, 2 * np.pi))
+    else:
+        params = (radius, radius * rng.uniform(min_aspect, 1))
+    size = 2 * int(np.ceil(radius)) + 3
+    canvas_center = np.full(2, (size - 1) / 2)
+    # Centres may lie slightly outside the image: shapes enter and leave.
+    position = rng.uniform(-0.1, 1.1, 2) * (width, height)
+    place = _affine(np.eye(2), position) @ _affine(
+        _rotation(rng.uniform(0, 2 * np.pi)), (0, 0)) @ _affine(
+            np.eye(2), -canvas_center)
+    return (kind, params), size, place, position
+
+
+def _topmost(layers: List[PlanarLayer], time: int, x: np.ndarray,
              y: np.ndarray) -> np.ndarray:
     """Index of the topmost layer covering image points ``(x, y)`` at
     ``time`` (the background covers everything)."""
@@ -185,7 +218,7 @@ def _topmost(layers: List[_Layer], time: int, x: np.ndarray,
     return owner
 
 
-def _render(layers: List[_Layer], time: int, x: np.ndarray,
+def _render(layers: List[PlanarLayer], time: int, x: np.ndarray,
             y: np.ndarray) -> Tuple[np.ndarray, np.ndarray]:
     """The uint8 frame at ``time`` and its per-pixel layer index."""
     owner = _topmost(layers, time, x, y)
@@ -241,6 +274,19 @@ def make_flying_shapes_pair(
     height, width = img_size
     layers = _draw_layers(rng, height, width, num_shapes, max_translation,
                           max_rotation, max_zoom)
+    return render_layers(layers, height, width)
+
+
+def render_layers(
+    layers: List[PlanarLayer], height: int, width: int
+) -> Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Render both frames of a layer stack with its exact flow and valid
+    mask (see the module notes); the layers come back to front.
+
+    Returns:
+        tuple: ``img1``, ``img2`` (uint8 (H, W, C)), ``flow`` (float32
+        (H, W, 2), 0 where invalid) and ``valid`` (float32 (H, W)).
+    """
     y, x = np.mgrid[0:height, 0:width].astype(np.float64)
     img1, owner = _render(layers, 0, x, y)
     img2, _ = _render(layers, 1, x, y)
@@ -262,8 +308,10 @@ def write_flying_chairs_layout(out_dir: str,
                                num_train: int,
                                num_val: int,
                                seed: int = 0,
+                               make_pair: Callable = make_flying_shapes_pair,
                                **kwargs) -> None:
-    """Write FlyingShapes pairs in FlyingChairs' on-disk layout.
+    """Write procedural pairs (FlyingShapes by default) in FlyingChairs'
+    on-disk layout.
 
     Writes ``out_dir/data/%05d_img1.ppm``, ``_img2.ppm`` and ``_flow.flo``
     (numbered from 1: the training pairs 0..num_train-1, then the validation
@@ -276,12 +324,16 @@ def write_flying_chairs_layout(out_dir: str,
         num_train (int): Number of training pairs.
         num_val (int): Number of validation pairs.
         seed (int): Base seed. Defaults to 0.
-        **kwargs: Other :func:`make_flying_shapes_pair` arguments.
+        make_pair (callable): The generator, called as
+            ``make_pair(index, split=..., seed=..., **kwargs)``; e.g.
+            :func:`~.flying_photos.make_flying_photos_pair`. Defaults to
+            :func:`make_flying_shapes_pair`.
+        **kwargs: Other arguments of ``make_pair``.
     """
     jobs = [('train', i) for i in range(num_train)]
     jobs += [('val', i) for i in range(num_val)]
     for number, (split, index) in enumerate(jobs, start=1):
-        img1, img2, flow, valid = make_flying_shapes_pair(
+        img1, img2, flow, valid = make_pair(
             index, split=split, seed=seed, **kwargs)
         flow[valid == 0] = UNKNOWN_FLOW
         stem = osp.join(out_dir, 'data', f'{number:05d}')
@@ -335,7 +387,7 @@ class FlyingShapes(InMemoryFlowDataset):
         """One entry per pair: its generation index and placeholder paths."""
         data_list = []
         for index in range(self.num_samples):
-            stem = f'FlyingShapes/{self.split}/{index:05d}'
+            stem = f'{type(self).__name__}/{self.split}/{index:05d}'
             data_list.append(
                 dict(
                     img1_path=stem + '_img1',
@@ -344,9 +396,12 @@ class FlyingShapes(InMemoryFlowDataset):
                     pair_index=index))
         return data_list
 
+    #: The pair generator; subclasses name theirs (FlyingPhotos).
+    generate = staticmethod(make_flying_shapes_pair)
+
     def make_pair(self, data_info: dict) -> tuple:
         """Render the pair of ``data_info['pair_index']``."""
-        return make_flying_shapes_pair(
+        return self.generate(
             data_info['pair_index'],
             split=self.split,
             seed=self.seed,

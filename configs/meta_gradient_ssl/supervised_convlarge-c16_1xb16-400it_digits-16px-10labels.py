@@ -1,0 +1,18 @@
+# Supervised-only baseline of the embedded digits experiment: the same
+# network, schedule and 10 labeled digits per class, no unlabeled data.
+_base_ = ['./metassl_convlarge-c16_1xb16-400it_digits-16px-10labels.py']
+
+model = dict(_delete_=True,
+             type='ImageClassifier',
+             backbone=_base_.model.backbone,
+             neck=_base_.model.neck,
+             head=_base_.model.head)
+train_dataloader = dict(
+    batch_size=16,
+    sampler=dict(_delete_=True, type='InfiniteSampler', shuffle=True),
+    collate_fn=dict(_delete_=True, type='pseudo_collate'),
+    dataset=dict(_delete_=True,
+                 type='FewShotDataset',
+                 dataset=_base_.train_dataloader.dataset.dataset,
+                 shots=_base_.train_dataloader.dataset.num_labeled_per_class,
+                 seed=_base_.train_dataloader.dataset.seed))
