@@ -96,7 +96,8 @@ def main():
         def match():
             feats = [model.matcher.features(model.backbone, x)[0]
                      for x in (source, target)]
-            model.matcher.transfer(*feats, keypoints, (240, 240), (240, 240))
+            model.matcher.transfer(*feats, keypoints,
+                                   model.matcher.stride(model.backbone))
         match()
         start, wall = time.process_time(), time.perf_counter()
         for _ in range(args.repeats):

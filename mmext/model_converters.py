@@ -123,7 +123,9 @@ def check_fits_config(state_dict: dict, config: str,
 
 def converter_main(convert: Callable[[dict], dict],
                    description: str,
-                   optional_keys: Iterable[str] = ()) -> None:
+                   optional_keys: Iterable[str] = (),
+                   load: Callable[[str], dict] = load_release,
+                   needs_config: bool = False) -> None:
     """The command line of a converter: ``SRC DST [--config CONFIG]``.
 
     Args:
@@ -132,6 +134,13 @@ def converter_main(convert: Callable[[dict], dict],
         optional_keys (Iterable[str]): mmext keys the official release does
             not have (they keep their initialisation), allowed by
             ``--config``'s check.
+        load (Callable): ``SRC`` -> official state dict. Defaults to
+            :func:`load_release`; a release split over several files reads
+            them all from ``SRC``.
+        needs_config (bool): The conversion depends on the mmext model (a
+            subnet cut out of a supernet release): ``--config`` is then
+            required and ``convert`` is called as
+            ``convert(state_dict, config)``.
     """
     from mmengine.utils import mkdir_or_exist
 
@@ -144,10 +153,13 @@ def converter_main(convert: Callable[[dict], dict],
         parser.add_argument('dst', help='the converted checkpoint to write')
         parser.add_argument(
             '--config',
+            required=needs_config,
             help='check that the result loads exactly into the model of '
             'this mmext config before writing it')
         args = parser.parse_args()
-        state_dict = convert(load_release(args.src))
+        state_dict = load(args.src)
+        state_dict = convert(state_dict, args.config) if needs_config \
+            else convert(state_dict)
         state_dict = OrderedDict(
             (k, v.float() if v.is_floating_point() else v)
             for k, v in state_dict.items())

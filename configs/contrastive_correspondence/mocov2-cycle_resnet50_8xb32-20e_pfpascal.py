@@ -1,6 +1,7 @@
 # Multi-level contrastive learning (Xiao et al., IJCV 2022) on PF-PASCAL:
 # MoCo v2 on ImageNet and the cross-instance cycle loss on PF-PASCAL training
-# pairs, from a MoCo v2 ResNet-50 (no ImageNet labels anywhere).
+# pairs, from a MoCo v2 ResNet-50 (no ImageNet labels anywhere). The reference
+# runs MoCo v1 (linear projection, v1 augmentations); see the README.
 _base_ = [
     'mmpretrain::mocov2/mocov2_resnet50_8xb32-coslr-200e_in1k.py',
     './_base_/pair_benchmarks.py',
@@ -9,7 +10,7 @@ custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 
 model = dict(
     type='ContrastiveCorrespondence',
-    head=dict(temperature=0.07),
+    head=dict(temperature=0.07),  # the reference's (MoCo v1) temperature
     cycle_layer=13,  # end of layer3, stride 16
     cycle_weight=5e-4,
     cycle_temperature=7e-4,

@@ -10,8 +10,11 @@ import csv
 import json
 import os.path as osp
 
+import logging
+
 import numpy as np
 from mmengine.dataset import BaseDataset
+from mmengine.logging import print_log
 from mmpretrain.registry import DATASETS
 from torch.utils.data import Dataset
 
@@ -27,6 +30,8 @@ PASCAL_CLASSES = (
     'chair', 'cow', 'diningtable', 'dog', 'horse', 'motorbike', 'person',
     'pottedplant', 'sheep', 'sofa', 'train', 'tvmonitor')
 
+PASCAL_COLUMNS = ('source_image', 'target_image', 'class')
+
 
 def _require_file(path, what):
     if not osp.isfile(path):
@@ -41,11 +46,15 @@ def _visible_in_both(src_kps, trg_kps):
 
 
 def _keypoint_box(kps):
+    if len(kps) == 0:  # a pair the loader will skip
+        return np.full(4, np.nan, np.float32)
     return np.concatenate([kps.min(axis=0), kps.max(axis=0)]).astype(np.float32)
 
 
 class _PairBenchmark(BaseDataset):
-    """Shared by the pair readers: every listed image must exist."""
+    """Shared by the pair readers: every listed image must exist, and pairs
+    with no keypoint visible in both images (nothing to score) are dropped,
+    their number logged."""
 
     def load_data_list(self):
         data_list = self.read_pairs()
@@ -53,7 +62,13 @@ class _PairBenchmark(BaseDataset):
             for key in ('src_img_path', 'trg_img_path'):
                 _require_file(info[key], f'{type(self).__name__} image '
                               f'(listed in {self.ann_file})')
-        return data_list
+        kept = [info for info in data_list if len(info['src_kps'])]
+        if len(kept) < len(data_list):
+            print_log(f'{type(self).__name__}: skipped '
+                      f'{len(data_list) - len(kept)} of {len(data_list)} '
+                      f'pairs of {self.ann_file} with no keypoint visible in '
+                      'both images', logger='current', level=logging.WARNING)
+        return kept
 
 
 @DATASETS.register_module()
@@ -98,7 +113,14 @@ class PFPascalPairs(_PairBenchmark):
 
     def read_pairs(self):
         with open(_require_file(self.ann_file, 'PF-PASCAL pair list')) as f:
-            rows = list(csv.DictReader(f))
+            reader = csv.DictReader(f)
+            missing = [c for c in PASCAL_COLUMNS
+                       if c not in (reader.fieldnames or ())]
+            if missing:
+                raise BadValueError(
+                    f'{self.ann_file} lacks column(s) {missing} (its header: '
+                    f'{reader.fieldnames})')
+            rows = list(reader)
         data_list = []
         for row in rows:
             category = PASCAL_CLASSES[int(row['class']) - 1]

@@ -6,17 +6,56 @@ k-th residual block counted over all stages (ResNet-50: 1-16, layer3 ends at
 13). mmpretrain's blocks apply their last ReLU inside ``forward``, so the
 features here are post-ReLU, where the reference taps the sum just before it.
 """
+import math
+
 import torch
 import torch.nn.functional as F
+from torch import nn
 
 from mmext.errors import BadValueError
 
-__all__ = ['num_resnet_blocks', 'resnet_block_features', 'hyperpixel_features']
+__all__ = [
+    'num_resnet_blocks', 'layer_stride', 'resnet_block_features',
+    'hyperpixel_features'
+]
 
 
 def num_resnet_blocks(backbone):
     """Number of residual blocks of an mmpretrain ResNet."""
     return sum(len(getattr(backbone, name)) for name in backbone.res_layers)
+
+
+def _stem_modules(backbone):
+    stem = [backbone.stem] if getattr(backbone, 'deep_stem', False) else [
+        backbone.conv1]
+    maxpool = getattr(backbone, 'maxpool', None)
+    return stem if maxpool is None else stem + [maxpool]
+
+
+def _module_stride(module):
+    """Product of the strides of the convolutions and poolings in a stem."""
+    strides = [m.stride for m in module.modules()
+               if isinstance(m, (nn.Conv2d, nn.MaxPool2d, nn.AvgPool2d))]
+    return math.prod(s[0] if isinstance(s, tuple) else s for s in strides)
+
+
+def layer_stride(backbone, layer_id):
+    """Nominal stride of a layer in input pixels (ResNet-50: 4 for 0-3, 8 for
+    4-7, 16 for 8-13, 32 for 14-16), from the stem's and the stages' strides.
+
+    Args:
+        backbone (mmpretrain.models.ResNet): The network.
+        layer_id (int): Layer number (see the module docstring).
+    """
+    _check_layer_ids(backbone, [layer_id])
+    stride = math.prod(_module_stride(m) for m in _stem_modules(backbone))
+    first_block = 1
+    for name, stage_stride in zip(backbone.res_layers, backbone.strides):
+        if layer_id < first_block:
+            break
+        stride *= stage_stride
+        first_block += len(getattr(backbone, name))
+    return stride
 
 
 def _check_layer_ids(backbone, layer_ids):

@@ -2,7 +2,10 @@
 
 Coordinates are continuous pixel coordinates (x, y): pixel ``i`` covers
 ``[i, i + 1)``, so its centre is ``i + 0.5``, and a feature cell of stride
-``s`` has its centre at ``(j + 0.5) * s``.
+``s`` has its centre at ``(j + 0.5) * s``. The stride is the network's nominal
+one (16 for ResNet layer3), not image size / feature size: a padded stride-2
+layer rounds its output size up, so a 100 px image gives 7 cells at stride 16
+and ``100 / 7`` would misplace every cell after the first.
 """
 import math
 
@@ -12,16 +15,20 @@ import torch.nn.functional as F
 __all__ = ['cell_centres', 'soft_argmax', 'rotated_crop', 'apply_affine']
 
 
-def cell_centres(height, width, image_size, device=None):
+def cell_centres(height, width, stride, device=None):
     """Pixel coordinates of the centres of a ``height x width`` grid of cells
-    covering an image of ``image_size = (H, W)``.
+    ``stride`` pixels apart.
+
+    Args:
+        height, width (int): The grid's size in cells.
+        stride (float): Pixels per cell, the network's nominal stride.
+        device (torch.device, optional): Where the result lives.
 
     Returns:
         Tensor: (height * width, 2) as (x, y), row-major like ``flatten(2)``.
     """
-    stride_y, stride_x = image_size[0] / height, image_size[1] / width
-    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) * stride_y
-    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) * stride_x
+    ys = (torch.arange(height, device=device, dtype=torch.float32) + 0.5) * stride
+    xs = (torch.arange(width, device=device, dtype=torch.float32) + 0.5) * stride
     grid_y, grid_x = torch.meshgrid(ys, xs, indexing='ij')
     return torch.stack([grid_x.flatten(), grid_y.flatten()], dim=-1)
 
@@ -73,7 +80,7 @@ def rotated_crop(images, centres, crop_size, angles, flips):
     offset = centres.to(images)[..., None] - linear @ half
     crop_to_image = torch.cat([linear, offset], dim=-1)
 
-    pixels = cell_centres(crop_size, crop_size, (crop_size, crop_size),
+    pixels = cell_centres(crop_size, crop_size, 1,
                           images.device).expand(n, -1, -1)
     source = apply_affine(crop_to_image, pixels)
     scale = source.new_tensor([2 / width, 2 / height])

@@ -7,19 +7,19 @@ validation PCK is the supervised alternative.
 """
 import torch
 
-from .features import hyperpixel_features
+from .features import hyperpixel_features, layer_stride
 
 __all__ = ['beam_search', 'cycle_score']
 
 
-def beam_search(score, layers, beam_size=4, max_layers=4):
+def beam_search(score, layers, beam_size=4, max_layers=8):
     """Grow layer sets one layer at a time, keeping the ``beam_size`` best.
 
     Args:
         score (callable): Sorted tuple of layer ids -> float, higher better.
         layers (Sequence[int]): Candidate layer ids.
-        beam_size (int): Sets kept at each size.
-        max_layers (int): Largest set tried.
+        beam_size (int): Sets kept at each size (the reference's 4).
+        max_layers (int): Largest set tried (the reference's depth 8).
 
     Returns:
         tuple[tuple[int], float, list]: The best set, its score, and every
@@ -61,7 +61,8 @@ def cycle_score(model, image_pairs, seed=0):
                 model.cycle_loss(
                     image1, image2,
                     features=lambda x: hyperpixel_features(
-                        model.backbone, x, layer_ids))
+                        model.backbone, x, layer_ids),
+                    stride=layer_stride(model.backbone, layer_ids[0]))
                 for image1, image2 in image_pairs
             ]
         return -float(torch.stack(losses).mean())

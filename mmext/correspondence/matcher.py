@@ -4,7 +4,7 @@ from mmpretrain.registry import MODELS
 from torch import nn
 
 from mmext.errors import BadValueError
-from .features import hyperpixel_features
+from .features import hyperpixel_features, layer_stride
 from .geometry import cell_centres, soft_argmax
 
 __all__ = ['HyperpixelMatcher']
@@ -17,7 +17,17 @@ class HyperpixelMatcher(nn.Module):
 
     Each keypoint takes the feature of the source cell it falls in, finds its
     match among the target cells, and moves by that match's displacement
-    (keeping its offset inside the cell).
+    (keeping its offset inside the cell). Cells are the first layer's nominal
+    stride apart in both images (:func:`.features.layer_stride`).
+
+    The offset is kept in pixels, not rescaled. That is exact when the target
+    shows the object at the source's scale (a translation, or pairs resized by
+    the same ratio); when the scales differ by a ratio ``r`` (objects of
+    different sizes, or pairs of different sizes resized to one square, as
+    the evaluation pipeline does) the offset should have been scaled by ``r``
+    too, an error of at most ``|r - 1| * stride / 2`` pixels per axis (2 px at
+    stride 4 for ``r = 2``): small against PCK thresholds of 0.05 x 240 px,
+    larger than the stride-4 grid only for extreme scale changes.
 
     Args:
         layer_ids (Sequence[int]): ResNet layers that form the hyperpixel (0 is
@@ -47,28 +57,32 @@ class HyperpixelMatcher(nn.Module):
     def features(self, backbone, images):
         return hyperpixel_features(backbone, images, self.layer_ids)
 
-    def transfer(self, src_feats, trg_feats, src_kps, src_size, trg_size):
+    def stride(self, backbone):
+        """Pixels between hyperpixel cells: the first layer's stride."""
+        return layer_stride(backbone, self.layer_ids[0])
+
+    def transfer(self, src_feats, trg_feats, src_kps, stride):
         """Move keypoints from one source image to one target image.
 
         Args:
             src_feats (Tensor): (C, h_s, w_s) unit-norm source hyperpixels.
             trg_feats (Tensor): (C, h_t, w_t) unit-norm target hyperpixels.
             src_kps (Tensor): (K, 2) source keypoints (x, y) in pixels.
-            src_size (tuple): Source image (H, W) in pixels.
-            trg_size (tuple): Target image (H, W) in pixels.
+            stride (float): Pixels per feature cell in both images.
 
         Returns:
             Tensor: (K, 2) predicted target keypoints in pixels.
         """
         _, src_h, src_w = src_feats.shape
         _, trg_h, trg_w = trg_feats.shape
-        src_cells = cell_centres(src_h, src_w, src_size, src_feats.device)
-        trg_cells = cell_centres(trg_h, trg_w, trg_size, trg_feats.device)
+        src_cells = cell_centres(src_h, src_w, stride, src_feats.device)
+        trg_cells = cell_centres(trg_h, trg_w, stride, trg_feats.device)
         src_flat, trg_flat = src_feats.flatten(1), trg_feats.flatten(1)
 
-        col = (src_kps[:, 0] * src_w / src_size[1]).long().clamp(0, src_w - 1)
-        row = (src_kps[:, 1] * src_h / src_size[0]).long().clamp(0, src_h - 1)
-        kp_cells = row * src_w + col
+        col = torch.div(src_kps[:, 0], stride, rounding_mode='floor')
+        row = torch.div(src_kps[:, 1], stride, rounding_mode='floor')
+        kp_cells = (row.long().clamp(0, src_h - 1) * src_w +
+                    col.long().clamp(0, src_w - 1))
         offsets = src_kps - src_cells[kp_cells]
 
         if self.method == 'mutual':

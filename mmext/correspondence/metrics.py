@@ -1,9 +1,11 @@
 """PCK: the fraction of transferred keypoints within alpha x a per-dataset
 threshold of the ground truth."""
+import logging
 from collections import defaultdict
 
 import numpy as np
 from mmengine.evaluator import BaseMetric
+from mmengine.logging import print_log
 from mmpretrain.registry import METRICS
 
 from mmext.errors import BadValueError
@@ -42,7 +44,9 @@ class PCKMetric(BaseMetric):
     A predicted keypoint counts as correct when its distance to the ground
     truth is at most ``alpha * threshold``; a non-finite prediction is never
     correct. Predictions (``pred_kps``, in the resized input frame) are mapped
-    back to the original target image by ``trg_scale_factor``.
+    back to the original target image by ``trg_scale_factor``. A pair with no
+    keypoint has no PCK: it is left out of both averages and the number left
+    out is logged (the benchmark readers already drop such pairs).
 
     Args:
         alphas (Sequence[float]): Defaults to (0.05, 0.1, 0.15).
@@ -50,9 +54,11 @@ class PCKMetric(BaseMetric):
             :func:`pck_threshold`.
         **kwargs: ``collect_device``, ``prefix``.
 
-    Reports ``pck@<alpha>`` (mean over pairs, the PF-PASCAL / PF-WILLOW
-    convention) and ``pck@<alpha>_per_class`` (mean of per-category means, the
-    SPair-71k convention).
+    Reports ``pck/<alpha>``, the mean over pairs, as the headline for every
+    benchmark (the paper's and the reference's "per-pair PCK averaged"), and
+    ``pck/<alpha>_per_class``, the mean of per-category means, alongside it
+    (it weighs rare categories up; SPair-71k papers often tabulate it per
+    category).
     """
     default_prefix = 'pck'
 
@@ -68,7 +74,11 @@ class PCKMetric(BaseMetric):
         for sample in data_samples:
             pred = np.asarray(sample['pred_kps'].cpu(), np.float64)
             pred = pred / np.asarray(sample['trg_scale_factor'], np.float64)
-            gt = np.asarray(sample['trg_kps'], np.float64)
+            gt = np.asarray(sample['trg_kps'], np.float64).reshape(-1, 2)
+            if len(gt) == 0:
+                self.results.append(dict(category=sample['category'],
+                                         pck=None))
+                continue
             length = pck_threshold(self.threshold, sample['trg_ori_shape'],
                                    sample.get('trg_bbox'), gt)
             error = np.linalg.norm(pred - gt, axis=1)
@@ -78,6 +88,14 @@ class PCKMetric(BaseMetric):
                 pck=[float(np.mean(error <= a * length)) for a in self.alphas]))
 
     def compute_metrics(self, results):
+        skipped = sum(r['pck'] is None for r in results)
+        if skipped:
+            print_log(f'PCK: {skipped} of {len(results)} pairs have no '
+                      'keypoint and are left out', logger='current',
+                      level=logging.WARNING)
+        results = [r for r in results if r['pck'] is not None]
+        if not results:
+            raise BadValueError('PCK: no pair has a keypoint to score')
         per_pair = np.array([r['pck'] for r in results])
         by_class = defaultdict(list)
         for r in results:

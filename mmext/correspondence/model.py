@@ -12,19 +12,19 @@ from mmpretrain.models import MoCo
 from mmpretrain.registry import MODELS
 
 from mmext.errors import BadValueError
-from .features import resnet_block_features
+from .features import layer_stride, resnet_block_features
 from .geometry import apply_affine, cell_centres, rotated_crop
 
 __all__ = ['ContrastiveCorrespondence', 'cycle_coordinates']
 
 
-def cycle_coordinates(crop_feats, feats2, feats1, image1_size, temperature):
+def cycle_coordinates(crop_feats, feats2, feats1, stride, temperature):
     """Walk crop -> image 2 -> image 1 and return where each crop cell lands.
 
     Args:
         crop_feats, feats2, feats1 (Tensor): (N, C, h, w) unit-norm features of
             the crop, image 2 and image 1.
-        image1_size (tuple): (H, W) of image 1 in pixels.
+        stride (float): Pixels per feature cell (the layer's nominal stride).
         temperature (float): Divides the cosine affinities before softmax.
 
     Returns:
@@ -36,7 +36,7 @@ def cycle_coordinates(crop_feats, feats2, feats1, image1_size, temperature):
                                feats1.flatten(2)) / temperature
     walk = crop_to_2.softmax(dim=-1) @ from_2_to_1.softmax(dim=-1)
     h1, w1 = feats1.shape[-2:]
-    return walk @ cell_centres(h1, w1, image1_size, feats1.device)
+    return walk @ cell_centres(h1, w1, stride, feats1.device)
 
 
 @MODELS.register_module()
@@ -47,6 +47,12 @@ class ContrastiveCorrespondence(MoCo):
     (augmentations of image 1), then image 1 and image 2 (another image of
     the same class) at one fixed size. In ``predict`` they are the source
     and target images, and the data samples carry ``src_kps``.
+
+    The configs build MoCo v2 (mmpretrain's ``MoCoV2Neck``, an MLP
+    projection, and MoCo v2's augmentations); the reference runs MoCo v1 (a
+    linear projection, v1's augmentations) with the same queue, momentum and
+    temperature 0.07. The projection only feeds InfoNCE: the cycle and the
+    matcher read backbone features.
 
     Args:
         backbone, neck, head, queue_len, feat_dim, momentum: As
@@ -112,36 +118,75 @@ class ContrastiveCorrespondence(MoCo):
             loss_moco=self.moco_weight * moco,
             loss_cycle=self.cycle_weight * self.cycle_loss(image1, image2))
 
-    def cycle_loss(self, image1, image2, features=None):
+    def cycle_loss(self, image1, image2, features=None, stride=None,
+                   crops=None):
         """MSE between where the walk lands and where the crop came from.
 
+        Image 1 and image 2 go through the network as one batch of 2N: one
+        forward pass of larger convolutions instead of two. In training mode
+        their batch-norm statistics are therefore shared: both are
+        normalised by the mean and variance of the 2N images, where
+        the reference runs crop, image 1 and image 2 separately (each with
+        its own statistics). For pairs from one distribution (two images of
+        one class) the pooled and separate statistics estimate the same
+        thing; the difference shows only when images 1 and 2 differ
+        systematically (e.g. in brightness), where separate statistics would
+        normalise that difference away and the pooled ones keep it. The crop
+        is a batch of its own, as in the reference. In eval mode (the layer
+        search) nothing differs.
+
         Args:
-            image1, image2 (Tensor): (N, 3, H, W) normalised images.
+            image1, image2 (Tensor): (N, C, H, W) normalised images.
             features (callable, optional): Images to unit-norm feature maps;
                 defaults to block ``cycle_layer`` (the layer-selection tool
                 passes hyperpixels).
+            stride (float, optional): Pixels per cell of ``features``;
+                defaults to the stride of ``cycle_layer``.
+            crops (tuple[Tensor, Tensor, Tensor], optional): Crop centres
+                (N, 2), angles (N,) in degrees and flips (N,); drawn at
+                random (see :meth:`draw_crops`) when not given.
         """
+        landed, source = self.cycle_walk(image1, image2, features, stride,
+                                         crops)
+        return F.mse_loss(landed, source)
+
+    def cycle_walk(self, image1, image2, features=None, stride=None,
+                   crops=None):
+        """Where each cell of the crop lands after the walk, and where it
+        came from, both (N, cells, 2) in image-1 pixels. Arguments as
+        :meth:`cycle_loss`."""
         features = features or self._cycle_features
+        if stride is None:
+            stride = layer_stride(self.backbone, self.cycle_layer)
+        centres, angles, flips = crops or self.draw_crops(image1)
+        crop_pixels, crop_to_image1 = rotated_crop(image1, centres,
+                                                   self.crop_size, angles,
+                                                   flips)
+        crop_feats = features(crop_pixels)
+        feats1, feats2 = features(torch.cat([image1, image2])).chunk(2)
+        landed = cycle_coordinates(crop_feats, feats2, feats1, stride,
+                                   self.cycle_temperature)
+        h, w = crop_feats.shape[-2:]
+        crop_cells = cell_centres(h, w, stride, image1.device).expand(
+            image1.shape[0], -1, -1)
+        return landed, apply_affine(crop_to_image1, crop_cells)
+
+    def draw_crops(self, image1):
+        """Random crop parameters: centres (N, 2), angles (N,), flips (N,)."""
         n = image1.shape[0]
         angles = (torch.rand(n, device=image1.device) * 2 - 1) * self.max_rotation
         flips = torch.rand(n, device=image1.device) < self.flip_prob
-        centres = self._crop_centres(image1, angles)
-        crops, crop_to_image1 = rotated_crop(image1, centres, self.crop_size,
-                                             angles, flips)
-
-        crop_feats = features(crops)
-        feats1, feats2 = features(torch.cat([image1, image2])).chunk(2)
-        landed = cycle_coordinates(crop_feats, feats2, feats1,
-                                   image1.shape[-2:], self.cycle_temperature)
-        h, w = crop_feats.shape[-2:]
-        crop_cells = cell_centres(h, w, (self.crop_size, self.crop_size),
-                                  image1.device).expand(n, -1, -1)
-        return F.mse_loss(landed, apply_affine(crop_to_image1, crop_cells))
+        return self._crop_centres(image1, angles), angles, flips
 
     def _cycle_features(self, images):
         feats = resnet_block_features(self.backbone, images,
                                       [self.cycle_layer])[0]
         return F.normalize(feats, dim=1)
+
+    def _last_output_block(self):
+        """Layer number of the backbone's last output (its last stage)."""
+        stages = self.backbone.res_layers[:self.backbone.out_indices[-1] + 1]
+        return sum(len(getattr(self.backbone, name)) for name in stages)
 
     @torch.no_grad()
     def _crop_centres(self, images, angles):
@@ -160,7 +205,8 @@ class ContrastiveCorrespondence(MoCo):
                 F.normalize(last, dim=1))
             h, w = last.shape[-2:]
             peaks = similarity.flatten(1).argmax(dim=1)
-            centres = cell_centres(h, w, (height, width), images.device)[peaks]
+            stride = layer_stride(self.backbone, self._last_output_block())
+            centres = cell_centres(h, w, stride, images.device)[peaks]
         # An image smaller than the rotated crop centres it.
         return torch.maximum(torch.minimum(centres, high), low).where(
             high >= low, (low + high) / 2)
@@ -175,10 +221,10 @@ class ContrastiveCorrespondence(MoCo):
         sources, targets = inputs
         src_feats = self.matcher.features(self.backbone, sources)
         trg_feats = self.matcher.features(self.backbone, targets)
+        stride = self.matcher.stride(self.backbone)
         for i, sample in enumerate(data_samples):
             src_kps = torch.as_tensor(
                 sample.src_kps, dtype=torch.float32, device=sources.device)
             sample.pred_kps = self.matcher.transfer(
-                src_feats[i], trg_feats[i], src_kps, sources.shape[-2:],
-                targets.shape[-2:])
+                src_feats[i], trg_feats[i], src_kps, stride)
         return data_samples

@@ -18,10 +18,11 @@ from scipy.io import savemat
 from scipy.ndimage import map_coordinates
 
 from mmext.correspondence import (ContrastiveCorrespondence, HyperpixelMatcher,
-                                  PCKMetric, PFPascalPairs, PFWillowPairs,
-                                  SPairPairs, cycle_coordinates,
+                                  LoadImagePair, PCKMetric, PFPascalPairs,
+                                  PFWillowPairs, SPairPairs, cycle_coordinates,
                                   hyperpixel_features, pck_threshold,
                                   resnet_block_features)
+from mmext.correspondence.features import layer_stride
 from mmext.correspondence.geometry import (apply_affine, cell_centres,
                                            rotated_crop, soft_argmax)
 from mmext.correspondence.layer_search import beam_search, cycle_score
@@ -52,9 +53,37 @@ def unit_features(*shape, seed=0):
 # --------------------------------------------------------------- geometry
 
 def test_cell_centres_are_pixel_centres_of_the_grid():
-    centres = cell_centres(2, 3, (8, 12))
+    centres = cell_centres(2, 3, 4)
     expected = [[2, 2], [6, 2], [10, 2], [2, 6], [6, 6], [10, 6]]
     np.testing.assert_allclose(centres.numpy(), expected)
+
+
+def test_layer_strides_are_the_resnet_nominal_strides():
+    from mmpretrain.models import ResNet
+    resnet50 = ResNet(depth=50)
+    assert [layer_stride(resnet50, i) for i in range(17)] == (
+        [4] * 4 + [8] * 4 + [16] * 6 + [32] * 3)
+    assert [layer_stride(tiny_model().backbone, i) for i in (0, 2, 4, 6, 8)] \
+        == [4, 4, 8, 16, 32]
+
+
+def test_cells_sit_a_nominal_stride_apart_where_it_does_not_divide_the_image():
+    # 100 px at stride 16 gives ceil-rounded 7 cells, not 100 / 16: the cells
+    # are 16 px apart (100 / 7 = 14.3 would put cell 6 at 92.9, not 104).
+    model = tiny_model()
+    with torch.no_grad():
+        src = hyperpixel_features(model.backbone, torch.randn(1, 3, 100, 100),
+                                  [6])[0]
+    assert src.shape[-2:] == (7, 7)
+    trg = torch.roll(src, shifts=1, dims=2)  # one cell to the right
+    kps = torch.tensor([[20.0, 30.0], [85.0, 60.0]])
+    stride = HyperpixelMatcher(layer_ids=(6, )).stride(model.backbone)
+    pred = HyperpixelMatcher().transfer(src, trg, kps, stride)
+    torch.testing.assert_close(pred, kps + torch.tensor([16.0, 0.0]))
+    landed = cycle_coordinates(src[None, :, 1:3, 4:6], src[None], src[None],
+                               stride, 7e-4)
+    torch.testing.assert_close(
+        landed[0], torch.tensor([[72.0, 24], [88, 24], [72, 40], [88, 40]]))
 
 
 def test_soft_argmax_is_the_softmax_weighted_mean():
@@ -72,7 +101,7 @@ def test_rotated_crop_samples_the_image_where_its_matrix_says(angle, flip):
     image = torch.rand(1, 1, 40, 50, generator=torch.Generator().manual_seed(1))
     crops, matrix = rotated_crop(image, torch.tensor([[24.0, 21.0]]), 16,
                                  torch.tensor([angle]), torch.tensor([flip]))
-    pixels = cell_centres(16, 16, (16, 16))[None]
+    pixels = cell_centres(16, 16, 1)[None]
     source = apply_affine(matrix, pixels)[0].numpy()
     # Independent bilinear sampling: pixel centre (x, y) is index (y-.5, x-.5).
     expected = map_coordinates(image[0, 0].numpy(),
@@ -92,8 +121,8 @@ def test_cycle_walk_lands_where_the_crop_came_from_for_a_sharp_temperature():
     feats1 = unit_features(2, 32, 6, 8)
     # The crop is image 1's cells (1..3, 2..5); image 2 is image 1 itself.
     crop = feats1[:, :, 1:4, 2:6]
-    landed = cycle_coordinates(crop, feats1, feats1, (48, 64), 7e-4)
-    all_cells = cell_centres(6, 8, (48, 64)).view(6, 8, 2)
+    landed = cycle_coordinates(crop, feats1, feats1, 8, 7e-4)
+    all_cells = cell_centres(6, 8, 8).view(6, 8, 2)
     expected = all_cells[1:4, 2:6].reshape(-1, 2).expand(2, -1, -1)
     torch.testing.assert_close(landed, expected)
 
@@ -101,8 +130,8 @@ def test_cycle_walk_lands_where_the_crop_came_from_for_a_sharp_temperature():
 def test_cycle_walk_through_a_shifted_image_two_still_returns():
     feats1 = unit_features(1, 32, 6, 8, seed=3)
     feats2 = torch.roll(feats1, shifts=(2, -3), dims=(2, 3))
-    landed = cycle_coordinates(feats1, feats2, feats1, (48, 64), 7e-4)
-    torch.testing.assert_close(landed[0], cell_centres(6, 8, (48, 64)))
+    landed = cycle_coordinates(feats1, feats2, feats1, 8, 7e-4)
+    torch.testing.assert_close(landed[0], cell_centres(6, 8, 8))
 
 
 def test_cycle_coordinates_equal_the_two_step_walk_computed_directly():
@@ -110,22 +139,51 @@ def test_cycle_coordinates_equal_the_two_step_walk_computed_directly():
     temperature = 0.5
     a = torch.softmax(crop.flatten(2)[0].t() @ feats2.flatten(2)[0] / temperature, 1)
     b = torch.softmax(feats2.flatten(2)[0].t() @ feats1.flatten(2)[0] / temperature, 1)
-    expected = a @ b @ cell_centres(3, 3, (30, 30))
+    expected = a @ b @ cell_centres(3, 3, 10)
     torch.testing.assert_close(
-        cycle_coordinates(crop, feats2, feats1, (30, 30), temperature)[0],
+        cycle_coordinates(crop, feats2, feats1, 10, temperature)[0],
         expected)
 
 
-def test_cycle_loss_is_zero_for_an_identity_warp_and_grows_with_misalignment():
-    model = tiny_model(max_rotation=0.0, flip_prob=0.0, crop_location='random')
-    model.eval()
-    image = torch.randn(2, 3, 64, 64)
-    with torch.no_grad():
-        assert model.cycle_loss(image, image).item() < 1e-6
+def _cell_colours(images, stride=8):
+    """Features that are exactly rotation / mirror equivariant on a grid-aligned
+    crop: the unit-norm mean of each cell's pixels over 32 channels."""
+    return F.normalize(F.avg_pool2d(images, stride), dim=1)
 
+
+@pytest.mark.parametrize('angle,flip,centre', [
+    (90.0, True, (40.0, 24.0)), (180.0, False, (56.0, 32.0)),
+    (0.0, True, (24.0, 40.0))])
+def test_cycle_walk_of_a_rotated_mirrored_crop_returns_to_its_source(
+        angle, flip, centre):
+    model = tiny_model(crop_size=32)
+    image1 = torch.randn(1, 32, 64, 96, generator=torch.Generator().manual_seed(2))
+    image2 = torch.roll(image1, shifts=(16, -24), dims=(2, 3))  # whole cells
+    crops = (torch.tensor([centre]), torch.tensor([angle]),
+             torch.tensor([flip]))
+    landed, source = model.cycle_walk(image1, image2, _cell_colours, 8, crops)
+
+    # Where crop cell centre (u, v) came from, by hand: centre + R(angle) @
+    # diag(-1 if flip else 1, 1) @ ((u, v) - 16).
+    u, v = cell_centres(4, 4, 8).unbind(-1)
+    u = -u if flip else u
+    u, v = u + (16 if flip else -16), v - 16
+    cos, sin = round(np.cos(np.radians(angle))), round(np.sin(np.radians(angle)))
+    expected = torch.stack([centre[0] + cos * u - sin * v,
+                            centre[1] + sin * u + cos * v], dim=-1)
+    torch.testing.assert_close(source[0], expected)
+    torch.testing.assert_close(landed[0], expected, atol=1e-3, rtol=0)
+    assert model.cycle_loss(image1, image2, _cell_colours, 8, crops) < 1e-6
+    # Not a degenerate point: the crop's cells are far from where an
+    # unrotated, unmirrored crop at the same centre would put them.
+    unwarped = cell_centres(4, 4, 8) + torch.tensor(centre) - 16
+    assert F.mse_loss(expected, unwarped) > 100
+
+
+def test_cycle_loss_grows_with_misalignment():
     feats1 = unit_features(1, 32, 6, 8)
-    gt = cell_centres(6, 8, (48, 64))[None]
-    landed = cycle_coordinates(feats1, feats1, feats1, (48, 64), 7e-4)
+    gt = cell_centres(6, 8, 8)[None]
+    landed = cycle_coordinates(feats1, feats1, feats1, 8, 7e-4)
     losses = [F.mse_loss(landed, gt + shift).item() for shift in (0, 4, 8)]
     np.testing.assert_allclose(losses, [0, 16, 64], atol=1e-4)
 
@@ -201,19 +259,19 @@ def test_matcher_recovers_a_known_translation(method):
     src = unit_features(64, 12, 16, seed=7)
     trg = torch.roll(src, shifts=(2, 3), dims=(1, 2))  # 2 cells down, 3 right
     kps = torch.tensor([[10.0, 13.0], [30.5, 20.0], [45.0, 33.0]])
-    pred = matcher.transfer(src, trg, kps, (48, 64), (48, 64))
+    pred = matcher.transfer(src, trg, kps, 4)
     torch.testing.assert_close(pred, kps + torch.tensor([12.0, 8.0]),
                                atol=1e-3, rtol=0)
 
 
-def test_matcher_maps_between_images_of_different_sizes():
+def test_matcher_maps_into_a_larger_target_keeping_pixel_offsets():
     matcher = HyperpixelMatcher()
     src = unit_features(16, 4, 4, seed=8)
-    trg = torch.roll(src, shifts=1, dims=2)  # one cell to the right
-    # 4x4 cells: 4 px in the 16 px source, 8 px in the 32 px target.
-    kps = torch.tensor([[6.0, 6.0], [3.0, 13.0]])
-    pred = matcher.transfer(src, trg, kps, (16, 16), (32, 32))
-    torch.testing.assert_close(pred, torch.tensor([[20.0, 12.0], [13.0, 27.0]]))
+    trg = torch.zeros(16, 6, 8)  # a larger target: src's cells at rows 1-4,
+    trg[:, 1:5, 3:7] = src       # columns 3-6, nothing elsewhere
+    kps = torch.tensor([[6.0, 6.0], [3.0, 13.0]])  # offsets (0, 0), (1, -1)
+    pred = matcher.transfer(src, trg, kps, 4)
+    torch.testing.assert_close(pred, kps + torch.tensor([12.0, 4.0]))
 
 
 def test_unknown_matching_method_is_rejected():
@@ -251,6 +309,24 @@ def test_pck_metric_per_pair_and_per_class_with_hand_computed_values():
     assert result['0.1'] == pytest.approx(100 * (2 / 3 + 1 + 1) / 3)
     assert result['0.05_per_class'] == pytest.approx(100 * ((1 / 3 + 1) / 2 + 0) / 2)
     assert result['0.1_per_class'] == pytest.approx(100 * ((2 / 3 + 1) / 2 + 1) / 2)
+
+
+def test_pck_leaves_out_pairs_without_keypoints_and_says_so(monkeypatch):
+    from mmext.correspondence import metrics
+    logged = []
+    monkeypatch.setattr(metrics, 'print_log', lambda msg, **_: logged.append(msg))
+    metric = PCKMetric(alphas=(0.1, ), threshold='keypoints')  # 4 px here
+    empty = dict(_sample([[0, 0]], [[0, 0]], 'cat'),
+                 pred_kps=torch.zeros(0, 2), trg_kps=np.zeros((0, 2)))
+    metric.process(None, [empty, _sample([[0, 3], [50, 0]],  # errors 3, 10
+                                         [[0, 0], [40, 0]], 'dog')])
+    result = metric.compute_metrics(metric.results)
+    assert result['0.1'] == 50.0 and result['0.1_per_class'] == 50.0
+    assert logged == ['PCK: 1 of 2 pairs have no keypoint and are left out']
+    only_empty = PCKMetric(threshold='keypoints')
+    only_empty.process(None, [empty])
+    with pytest.raises(ValueError, match='no pair has a keypoint'):
+        only_empty.compute_metrics(only_empty.results)
 
 
 # -------------------------------------------------------------- readers
@@ -298,6 +374,45 @@ def test_pf_pascal_reader_keeps_keypoints_visible_in_both_and_applies_flips(tmp_
     np.testing.assert_array_equal(trn['src_bbox'], [100 - 70, 6, 100 - 5, 60])
 
 
+def _centroid(mask):
+    """Mean pixel centre (x, y) of a boolean image, continuous coordinates."""
+    ys, xs = np.nonzero(mask)
+    return np.array([xs.mean() + 0.5, ys.mean() + 0.5])
+
+
+def test_flipped_pairs_mirror_pixels_and_keypoints_alike(tmp_path):
+    write_pf_pascal(tmp_path)
+    # A 4x4 white block centred on each annotated keypoint, stored losslessly.
+    for name, (width, height), (x, y) in (('2008_000001', (100, 80), (10, 20)),
+                                          ('2008_000002', (120, 90), (11, 21))):
+        image = np.zeros((height, width, 3), np.uint8)
+        image[y - 2:y + 2, x - 2:x + 2] = 255
+        cv2.imencode('.png', image)[1].tofile(
+            str(tmp_path / 'JPEGImages' / f'{name}.jpg'))
+    for split, flipped in (('test', False), ('trn', True)):
+        pair = PFPascalPairs(str(tmp_path), split=split,
+                             pipeline=[LoadImagePair()])[0]
+        for side, width in (('src', 100), ('trg', 120)):
+            image = pair[f'{side}_img']
+            assert image.shape[1] == width
+            np.testing.assert_allclose(_centroid(image[..., 0] > 127),
+                                       pair[f'{side}_kps'][0])
+        assert pair['src_kps'][0, 0] == (90 if flipped else 10)
+
+
+def test_pf_pascal_csv_without_a_needed_column_is_one_error_line(tmp_path, capsys):
+    from mmext.engine import cli_main
+    write_pf_pascal(tmp_path)
+    csv_path = tmp_path / 'test_pairs.csv'
+    csv_path.write_text(csv_path.read_text().replace('target_image', 'target'))
+    with pytest.raises(SystemExit) as exit_info:
+        cli_main(lambda: PFPascalPairs(str(tmp_path), split='test'))()
+    assert exit_info.value.code == 1
+    err = [line for line in capsys.readouterr().err.splitlines() if line]
+    assert len(err) == 1, err
+    assert str(csv_path) in err[0] and "['target_image']" in err[0], err
+
+
 def write_pf_willow(root):
     (root / 'car(G)').mkdir(parents=True)
     _image(root / 'car(G)' / 'car(G)_1.png', 60, 50)
@@ -319,6 +434,22 @@ def test_pf_willow_reader_splits_x_then_y_and_boxes_the_keypoints(tmp_path):
     np.testing.assert_array_equal(pair['trg_kps'][-1], [10, 20])
     np.testing.assert_array_equal(pair['trg_bbox'], [1, 11, 10, 20])
     assert osp.isfile(pair['trg_img_path'])
+
+
+def test_pairs_without_a_keypoint_visible_in_both_are_skipped_and_counted(
+        tmp_path, monkeypatch):
+    from mmext.correspondence import datasets
+    logged = []
+    monkeypatch.setattr(datasets, 'print_log',
+                        lambda msg, **_: logged.append(msg))
+    write_pf_willow(tmp_path)
+    rows = list(csv.reader(open(tmp_path / 'test_pairs.csv')))
+    hidden = rows[1][:2] + ['nan'] * 20 + rows[1][22:]
+    with open(tmp_path / 'test_pairs.csv', 'w', newline='') as f:
+        csv.writer(f).writerows(rows + [hidden])
+    dataset = PFWillowPairs(str(tmp_path))
+    assert len(dataset) == 1 and len(dataset.get_data_info(0)['src_kps']) == 10
+    assert len(logged) == 1 and 'skipped 1 of 2 pairs' in logged[0]
 
 
 def write_spair(root):
@@ -365,26 +496,45 @@ TINY = {
     'test_dataloader.batch_size': 2
 }
 
-def _same_image_and_keypoints(root, benchmark):
-    """Make every pair of the fixture an image matched with itself."""
+SHIFT = 24  # px; 48 px, three stride-16 cells, after the resize to 240
+KPS = np.array([[40.5, 20.5], [55.3, 45.0], [70.0, 70.2]])
+
+
+def _shifted_pairs(root, benchmark):
+    """Two pairs per fixture, in one batch: image B is image A's noise moved
+    SHIFT px right, and the pairs are (A, B) and (B, A), their keypoints
+    moved by +SHIFT and -SHIFT. Images are stored losslessly."""
     noise = np.random.default_rng(0).integers(0, 255, (90, 120, 3), np.uint8)
-    for path in root.rglob('*'):
-        if path.suffix in ('.jpg', '.png'):
-            cv2.imwrite(str(path), noise)
+    shifted = np.roll(noise, SHIFT, axis=1)
+    images = sorted(p for p in root.rglob('*') if p.suffix in ('.jpg', '.png'))
+    for path, image in zip(images, (noise, shifted)):
+        cv2.imencode('.png', image)[1].tofile(str(path))
+    kps = [KPS, KPS + [SHIFT, 0]]
     if benchmark == 'pfpascal':
-        ann = root / 'Annotations' / 'cat'
-        (ann / '2008_000002.mat').write_bytes((ann / '2008_000001.mat').read_bytes())
+        for path, points in zip(sorted((root / 'Annotations' / 'cat').glob('*')), kps):
+            savemat(path, dict(kps=points, bbox=np.array([[0, 0, 120, 90]])))
+        rows = list(csv.reader(open(root / 'test_pairs.csv')))
+        rows.append([rows[1][1], rows[1][0], rows[1][2]])
     elif benchmark == 'pfwillow':
         rows = list(csv.reader(open(root / 'test_pairs.csv')))
-        rows[1][22:] = rows[1][2:22]
-        with open(root / 'test_pairs.csv', 'w', newline='') as f:
-            csv.writer(f).writerows(rows)
+        hidden = [float('nan')] * 7  # PF-WILLOW has 10 keypoints an image
+        values = [list(points[:, 0]) + hidden + list(points[:, 1]) + hidden
+                  for points in kps]
+        rows[1:] = [rows[1][:2] + values[0] + values[1],
+                    rows[1][1::-1] + values[1] + values[0]]
     else:
+        layout = root / 'Layout' / 'large' / 'test.txt'
         path = next((root / 'PairAnnotation' / 'test').glob('*.json'))
         ann = json.loads(path.read_text())
-        ann['trg_kps'] = ann['src_kps'] = [[20, 30], [70, 50], [100, 80]]
-        ann['trg_imname'] = ann['src_imname']
+        ann.update(src_kps=kps[0].tolist(), trg_kps=kps[1].tolist())
         path.write_text(json.dumps(ann))
+        ann.update(src_imname=ann['trg_imname'], trg_imname=ann['src_imname'],
+                   src_kps=kps[1].tolist(), trg_kps=kps[0].tolist())
+        path.with_name('000002-reversed.json').write_text(json.dumps(ann))
+        layout.write_text(layout.read_text() + '000002-reversed\n')
+        return
+    with open(root / 'test_pairs.csv', 'w', newline='') as f:
+        csv.writer(f).writerows(rows)
 
 
 @pytest.mark.parametrize('benchmark,writer', [
@@ -396,7 +546,7 @@ def test_tools_test_evaluates_a_checkpoint_on_each_benchmark(
 
     root = tmp_path / 'data'
     writer(root)
-    _same_image_and_keypoints(root, benchmark)
+    _shifted_pairs(root, benchmark)
     config = osp.join(CONFIGS, f'hyperpixel_resnet50_{benchmark}.py')
     cfg_options = [f"{key}={str(value).replace(' ', '')}"
                    for key, value in TINY.items()]
@@ -414,6 +564,7 @@ def test_tools_test_evaluates_a_checkpoint_on_each_benchmark(
         '--cfg-options', *cfg_options])
     runpy.run_path(TEST_TOOL, run_name='__main__')
     out = capsys.readouterr().out
+    assert 'Epoch(test) [1/1]' in out, 'both pairs in one batch'
     for alpha in ('0.05', '0.1', '0.15'):
         assert f'pck/{alpha}: 100.0000' in out, out[-2000:]
 
@@ -456,13 +607,26 @@ def test_beam_search_finds_the_best_set_and_scores_each_set_once():
     assert all(len(ids) <= 4 for ids in calls)
 
 
-def test_cycle_score_prefers_layers_whose_walk_returns():
-    model = tiny_model(max_rotation=0.0, flip_prob=0.0, crop_location='random')
+def test_cycle_score_ranks_layer_sets_by_their_own_cycle_loss():
+    model = tiny_model(crop_size=32, crop_location='random')
     model.eval()
-    image = torch.randn(1, 3, 64, 64)
-    score = cycle_score(model, [(image, image)])
-    assert score((2, 6)) == pytest.approx(0, abs=1e-6)
-    assert score((2, 6)) == score((2, 6)), 'the same crops for every set'
+    generator = torch.Generator().manual_seed(4)
+    image = torch.randn(2, 3, 64, 64, generator=generator)
+    pairs = [(image, torch.roll(image, shifts=(8, 16), dims=(2, 3)))]
+    score = cycle_score(model, pairs, seed=3)
+    scores = {ids: score(ids) for ids in ((2, 6), (6, ))}
+
+    torch.manual_seed(3)  # the crops cycle_score draws for every set
+    crops = model.draw_crops(image)
+    for ids, stride in (((2, 6), 4), ((6, ), 16)):
+        with torch.no_grad():
+            loss = model.cycle_loss(
+                *pairs[0], lambda x: hyperpixel_features(model.backbone, x, ids),
+                stride, crops)
+        assert scores[ids] == pytest.approx(-loss.item(), rel=1e-5)
+    assert scores[(2, 6)] != pytest.approx(scores[(6, )], rel=1e-2)
+    best, _, _ = beam_search(score, (2, 6), beam_size=1, max_layers=1)
+    assert best == max(((2, ), (6, )), key=score)
 
 
 def test_training_runs_on_two_gloo_processes_with_identical_ranks(tmp_path):
@@ -493,3 +657,39 @@ def test_training_runs_on_two_gloo_processes_with_identical_ranks(tmp_path):
     ranks = [torch.load(str(tmp_path / f'rank{r}_params.pth')) for r in (0, 1)]
     for key in ranks[0]:
         assert torch.equal(ranks[0][key], ranks[1][key]), key
+
+
+# ------------------------------------------------------ configs and photos
+
+def test_pfwillow_model_trains_its_cycle_on_pf_willow_pairs(tmp_path):
+    from mmengine.registry import DefaultScope
+    from mmpretrain.registry import DATASETS
+    cfg = Config.fromfile(osp.join(
+        CONFIGS, 'mocov2-cycle-lw5e-5_resnet50_8xb32-20e_pfwillow.py'))
+    assert cfg.model.cycle_weight == 5e-5
+    assert cfg.val_cfg is None and cfg.default_hooks.checkpoint.save_best is None
+    write_pf_willow(tmp_path)
+    with DefaultScope.overwrite_default_scope('mmpretrain'):
+        pairs = DATASETS.build(dict(cfg.train_dataloader.dataset.datasets[1],
+                                    data_root=str(tmp_path)))
+        assert type(pairs) is PFWillowPairs and len(pairs) == 1
+        assert [view.shape for view in pairs[0]['inputs']] == [(3, 224, 224)] * 2
+    test = Config.fromfile(osp.join(CONFIGS, 'hyperpixel_resnet50_pfwillow.py'))
+    assert test.test_dataloader.dataset.type == 'PFWillowPairs'
+    assert test.model.matcher.layer_ids == (2, 11, 12, 13, 14)
+
+
+def test_shipped_photos_cannot_be_corrupted_through_the_cache():
+    from mmext.photos import shipped_photos
+    photos = shipped_photos()
+    before = photos['chelsea'].copy()
+    with pytest.raises(ValueError, match='read-only'):
+        photos['chelsea'][0, 0] = 0
+    with pytest.raises(TypeError):
+        photos['chelsea'] = np.zeros_like(before)
+    edited = photos['chelsea'].copy()  # the way to change one
+    edited[:] = 0
+    again = shipped_photos()
+    assert again['chelsea'] is photos['chelsea']
+    np.testing.assert_array_equal(again['chelsea'], before)
+    assert again['camera'].shape[-1] == 3  # grey photos over three channels

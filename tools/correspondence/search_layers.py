@@ -4,6 +4,8 @@
 [--score cycle|pck] [--num-pairs N] [--beam-size B] [--max-layers L]
 [--cfg-options k=v ...]``
 
+The defaults are the reference's beam search: beam 4, sets of up to 8 layers.
+
 Pairs come from the config's ``val_dataloader``. ``--score cycle`` (default,
 the paper's label-free choice) ranks a layer set by the cycle loss of those
 images under its hyperpixel features; ``--score pck`` by their PCK@0.1 with
@@ -32,7 +34,7 @@ def parse_args():
     parser.add_argument('--score', choices=('cycle', 'pck'), default='cycle')
     parser.add_argument('--num-pairs', type=int, default=64)
     parser.add_argument('--beam-size', type=int, default=4)
-    parser.add_argument('--max-layers', type=int, default=4)
+    parser.add_argument('--max-layers', type=int, default=8)
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--work-dir')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction)

@@ -54,7 +54,7 @@ def parse_args():
                         'config instead of training one')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--scale', type=float, default=0.5,
-                        help='image scale of the stereo pair (1 = 500x741)')
+                        help='image scale of the stereo pair (1 = full size)')
     parser.add_argument('--num-kps', type=int, default=300)
     parser.add_argument('--threads', type=int, default=1)
     args = parser.parse_args()
@@ -69,13 +69,15 @@ def stereo_keypoints(scale, num_kps, seed):
     """The pair (BGR, cropped to multiples of 16) and keypoints on it."""
     import skimage.data
     left, right, disparity = skimage.data.stereo_motorcycle()
+    full_width = left.shape[1]
     height, width = (int(s * scale) // 16 * 16 for s in left.shape[:2])
-    size = (int(round(left.shape[1] * scale)), int(round(left.shape[0] * scale)))
+    size = (int(round(full_width * scale)), int(round(left.shape[0] * scale)))
     left, right = (cv2.resize(im, size, interpolation=cv2.INTER_AREA)
                    [:height, :width, ::-1] for im in (left, right))
     disparity = cv2.resize(disparity, size,
                            interpolation=cv2.INTER_NEAREST)[:height, :width]
-    disparity = disparity * (size[0] / 741)
+    # Disparities are horizontal pixel offsets: they scale with the width.
+    disparity = disparity * (size[0] / full_width)
     ys, xs = np.mgrid[:height, :width]
     valid = np.isfinite(disparity) & (xs + 0.5 - disparity >= 0)
     pick = np.random.default_rng(seed).choice(np.flatnonzero(valid), num_kps,
@@ -86,7 +88,10 @@ def stereo_keypoints(scale, num_kps, seed):
             src.astype(np.float32), trg.astype(np.float32))
 
 
-def patch_features(image, size=8, stride=4):
+PATCH_STRIDE = 4
+
+
+def patch_features(image, size=8, stride=PATCH_STRIDE):
     """Zero-mean, unit-norm grey patches on a stride-4 grid (an NCC matcher)."""
     grey = torch.from_numpy(cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)).float()
     patches = F.unfold(grey[None, None], size, stride=stride,
@@ -128,10 +133,10 @@ def measure_bn_statistics(model, dataloader, batches=20):
     model.eval()
 
 
-def matcher_predict(model, features):
+def matcher_predict(model, features, stride):
     def predict(left, right, src):
         return model.matcher.transfer(features(left), features(right), src,
-                                      left.shape[:2], right.shape[:2])
+                                      stride)
     return predict
 
 
@@ -157,14 +162,16 @@ def main():
     measure_bn_statistics(random_init, runner.train_dataloader)
 
     pair = stereo_keypoints(args.scale, args.num_kps, args.seed)
+    stride = trained.matcher.stride(trained.backbone)
     rows = {
         'identity': evaluate(lambda left, right, src: src.clone(), pair),
         'raw pixels (8x8 NCC)': evaluate(
-            matcher_predict(trained, patch_features), pair),
+            matcher_predict(trained, patch_features, PATCH_STRIDE), pair),
         'ResNet-18, random init': evaluate(matcher_predict(
-            random_init, lambda im: network_features(random_init, im)), pair),
+            random_init, lambda im: network_features(random_init, im),
+            stride), pair),
         'ResNet-18, MoCo + cycle': evaluate(matcher_predict(
-            trained, lambda im: network_features(trained, im)), pair),
+            trained, lambda im: network_features(trained, im), stride), pair),
     }
     height, width = pair[0].shape[:2]
     median = float(np.median(pair[2][:, 0] - pair[3][:, 0]))
