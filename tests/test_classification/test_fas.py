@@ -96,6 +96,68 @@ def test_adapters_sit_after_attention_and_mlp_before_the_residual():
     assert (adaptive(x)[0] - plain(x)[0]).abs().max() > 1e-2
 
 
+class _DroppedPath(torch.nn.Module):
+    """Stochastic depth that drops the whole branch (every sample)."""
+
+    def forward(self, x):
+        return torch.zeros_like(x)
+
+
+@pytest.mark.parametrize('where', ['drop path', 'layer scale'])
+def test_adapters_sit_before_drop_path_and_layer_scale(where):
+    """As in the public code (vision_transformer.py:351-358, 361-368: adapter,
+    then drop path, then the residual add), a branch that stochastic depth
+    drops, or whose layer scale is zero, loses its adapters too; an adapter
+    after them would add ``adapter(0) != 0``."""
+    _, adaptive, _ = tiny_vits(layer_scale_init_value=0.5)
+    for name, param in adaptive.named_parameters():
+        if 'adapter' in name:
+            param.data.normal_(0, 0.2)
+    layer = adaptive.layers[0]
+    if where == 'drop path':
+        layer.attn.out_drop = _DroppedPath()
+        layer.ffn.dropout_layer = _DroppedPath()
+    else:
+        layer.attn.gamma1.weight.data.zero_()
+        layer.ffn.gamma2.weight.data.zero_()
+    x = torch.randn(2, 5, 32)
+    torch.testing.assert_close(layer(x), x)
+
+
+def test_ensemble_sum_is_the_public_codes_combination():
+    """``reduction='sum'``: d1 + d2 with each adapter's own skip (public
+    code vision_transformer.py:352-354), i.e. 2 x + r1 + r2."""
+    torch.manual_seed(0)
+    ensemble = EnsembleAdapter(8, hidden_dims=4, init_std=0.3,
+                               reduction='sum').eval()
+    x = torch.randn(2, 5, 8)
+    expected = sum(x + m.up(F.gelu(m.down(x))) for m in ensemble.adapters)
+    torch.testing.assert_close(ensemble(x), expected)
+    mean = EnsembleAdapter(8, hidden_dims=4, init_std=0.3).eval()
+    mean.load_state_dict(ensemble.state_dict())
+    torch.testing.assert_close(mean(x), expected / 2)
+
+
+@pytest.mark.parametrize('weight', [-0.02, 0.005])
+def test_fwt_stds_are_sharp_softplus_of_its_parameters(weight):
+    """Where softplus with beta=100 (public code vision_transformer.py:293)
+    differs from the raw parameter and from a plain softplus: std of gamma and
+    beta = log(1 + exp(100 w)) / 100 (0.0013 and 0.0097 here), and both
+    parameters get a gradient."""
+    fwt = FeatureWiseTransform(8192, gamma_init=weight,
+                               beta_init=weight).train()
+    std = np.log1p(np.exp(100 * weight)) / 100
+    torch.manual_seed(0)
+    zeros, ones = torch.zeros(1, 1, 8192), torch.ones(1, 1, 8192)
+    beta = fwt(zeros)
+    torch.manual_seed(0)
+    gamma = fwt(ones) - beta
+    assert beta.std().item() == pytest.approx(std, rel=0.05)
+    assert (gamma - 1).std().item() == pytest.approx(std, rel=0.05)
+    fwt(torch.randn(2, 3, 8192)).pow(2).sum().backward()
+    assert fwt.gamma.grad.abs().sum() > 0 and fwt.beta.grad.abs().sum() > 0
+
+
 def test_fwt_is_identity_in_eval_and_random_per_feature_in_training():
     fwt = FeatureWiseTransform(4096, gamma_init=0.3, beta_init=0.5)
     x = torch.randn(2, 3, 4096)
@@ -168,6 +230,27 @@ def test_norm_linear_head_is_a_scaled_cosine_classifier():
     weight = head.fc.weight / head.fc.weight.norm(dim=1, keepdim=True)
     expected = 3. * hidden @ weight.T + head.fc.bias
     torch.testing.assert_close(head((feats, )), expected)
+
+
+def test_norm_linear_head_public_code_normalisation():
+    """``normalisation='public-code'`` (fas.py:59-61, 75-77): the feature is
+    divided by sqrt(2 |f|), the weight normalised over classes for each
+    input feature (so the class rows have norm ~sqrt(hidden / 2), not 1)."""
+    torch.manual_seed(0)
+    head = NormLinearClsHead(num_classes=2,
+                             in_channels=6,
+                             hidden_channels=512,
+                             normalisation='public-code').eval()
+    head.fc.bias.data.normal_()
+    feats = torch.randn(4, 6)
+    hidden = F.relu(feats @ head.bottleneck[0].weight.T +
+                    head.bottleneck[0].bias)
+    hidden = hidden / (2 * hidden.norm(dim=1, keepdim=True)).sqrt()
+    weight = head.fc.weight / head.fc.weight.norm(dim=0, keepdim=True)
+    expected = hidden @ weight.T + head.fc.bias
+    torch.testing.assert_close(head((feats, )), expected)
+    with pytest.raises(ValueError, match="normalisation must be"):
+        NormLinearClsHead(2, 6, normalisation='l2')
 
 
 def test_stage_two_trains_exactly_adapters_and_fwt():
@@ -508,10 +591,22 @@ def test_protocol_configs_balance_domains_and_chain_stages():
             stage1 = cfg.load_from.split('/')[1]
             assert osp.isfile(osp.join(CONFIGS, stage1 + '.py'))
             assert stage1.endswith(f'{protocol}-{target}-{shots}')
-            assert cfg.model.cosine_loss_weight == (0.03 if target
-                                                    in ('casia',
-                                                        'replay') else 1.)
+            # Public code config.py: C, I 0.03 (:14, :32); M, O 1 (:50,
+            # :68); CeFA 1 (:86), SURF 0.1 (:104), WMCA 0.01 (:122).
+            weights = dict(casia=0.03,
+                           replay=0.03,
+                           msu=1.,
+                           oulu=1.,
+                           cefa=1.,
+                           surf=0.1,
+                           wmca=0.01)
+            assert cfg.model.cosine_loss_weight == weights[target]
             assert cfg.model.backbone.fwt_cfg.gamma_init == (
                 0.3 if protocol == 'mcio' else 0.1)
         else:
             assert cfg.model.trainable == ['head.*']
+        assert cfg.model.head.normalisation == 'public-code'
+        assert [t['type'] for t in cfg.train_pipeline] == [
+            'LoadImageFromFile', 'Resize', 'RandomFlip', 'RandomApply',
+            'PackInputs'
+        ]

@@ -21,6 +21,8 @@ model = dict(
         num_classes=2,
         in_channels=768,
         hidden_channels=512,
+        # The public code's normalisation: logits not bounded by 1.
+        normalisation='public-code',
         loss=dict(type='CrossEntropyLoss'),
         topk=(1, )),
     train_cfg=dict(_delete_=True),
@@ -34,7 +36,11 @@ train_pipeline = [
     dict(type='LoadImageFromFile'),
     dict(type='Resize', scale=(224, 224)),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
-    dict(type='ColorJitter', saturation=0.2),
+    # Saturation x U(0.8, 1.2) on half the frames, as the public code.
+    dict(
+        type='RandomApply',
+        transforms=[dict(type='ColorJitter', saturation=0.2)],
+        prob=0.5),
     dict(type='PackInputs', meta_keys=meta_keys),
 ]
 test_pipeline = [

@@ -3,10 +3,12 @@ attention and after the MLP of every block, and FWT after every block.
 
 The upstream layers are not forked: the new modules hang off each
 ``TransformerEncoderLayer`` as extra children (``attn_adapter``,
-``ffn_adapter``, ``fwt``) and act through forward hooks on the attention,
-on the MLP (``ffn.layers``, i.e. before layer scale, drop path and the
-residual add) and on the whole block. Every upstream parameter keeps its
-name, so ImageNet ViT checkpoints load with only the new parameters missing.
+``ffn_adapter``, ``fwt``) and act through forward hooks on the attention's
+output projection (``attn.proj_drop``) and on the MLP (``ffn.layers``), i.e.
+on both branches before layer scale, drop path and the residual add (the
+public code: adapter, drop path, add), and on the whole block. Every
+upstream parameter keeps its name, so ImageNet ViT checkpoints load with
+only the new parameters missing.
 """
 import functools
 from typing import Optional
@@ -53,7 +55,7 @@ class AdaptiveVisionTransformer(VisionTransformer):
             layer.attn_adapter = EnsembleAdapter(self.embed_dims,
                                                  **adapter_cfg)
             layer.ffn_adapter = EnsembleAdapter(self.embed_dims, **adapter_cfg)
-            layer.attn.register_forward_hook(
+            layer.attn.proj_drop.register_forward_hook(
                 functools.partial(_replace_output, layer.attn_adapter))
             layer.ffn.layers.register_forward_hook(
                 functools.partial(_replace_output, layer.ffn_adapter))

@@ -13,21 +13,31 @@ __all__ = ['NormLinearClsHead']
 
 @MODELS.register_module()
 class NormLinearClsHead(ClsHead):
-    """Linear-ReLU-Dropout bottleneck, L2-normalised feature, and a linear
-    layer whose per-class weights are L2-normalised, so the logits are
-    ``scale`` times cosines (plus a bias).
+    """Linear-ReLU-Dropout bottleneck, a normalised feature, and a linear
+    layer with normalised weights. mmpretrain's heads have no normalised
+    variant.
 
-    mmpretrain's heads have no normalised variant. The public code differs
-    in two details: it divides the feature by ``sqrt(2 * ||f||)`` rather
-    than ``||f||`` and normalises the weight over classes (per input
-    feature) in place; this head follows the paper's description instead.
+    Two normalisations:
+
+    - ``'cosine'`` (the paper's words): feature and per-class weights
+      L2-normalised, logits ``scale`` x cosines (+ bias), so within
+      ``[-scale, scale]``.
+    - ``'public-code'`` (what produced the paper's numbers, hhsinping/
+      few_shot_fas fas.py:59-61, 75-77): the feature divided by
+      ``sqrt(2 |f|)``, the weight normalised over classes for each input
+      feature. Each class row then has norm about ``sqrt(hidden / classes)``
+      (16 for 512 -> 2) and the feature ``sqrt(|f| / 2)``, so trained
+      logits can grow well beyond the cosine's ``[-1, 1]``. The public
+      code renormalises the stored weight in place on every forward; here
+      the normalisation is differentiable.
 
     Args:
         num_classes (int): 2 for spoof (0) / live (1).
         in_channels (int): Backbone feature width.
         hidden_channels (int): Bottleneck width (512 in the paper).
         dropout (float): Dropout after the ReLU (0.5).
-        scale (float): Multiplier of the cosine logits (1 = the paper).
+        normalisation (str): ``'cosine'`` or ``'public-code'`` (see above).
+        scale (float): Multiplier of the logits.
         **kwargs: Those of mmpretrain's ``ClsHead`` (``loss``, ``topk``).
     """
 
@@ -36,9 +46,15 @@ class NormLinearClsHead(ClsHead):
                  in_channels: int,
                  hidden_channels: int = 512,
                  dropout: float = 0.5,
+                 normalisation: str = 'cosine',
                  scale: float = 1.,
                  **kwargs):
         super().__init__(**kwargs)
+        if normalisation not in ('cosine', 'public-code'):
+            raise ValueError(
+                "NormLinearClsHead normalisation must be 'cosine' or "
+                f"'public-code', got {normalisation!r}")
+        self.normalisation = normalisation
         self.scale = scale
         self.bottleneck = nn.Sequential(
             nn.Linear(in_channels, hidden_channels), nn.ReLU(),
@@ -60,8 +76,13 @@ class NormLinearClsHead(ClsHead):
         nn.init.zeros_(self.fc.bias)
 
     def pre_logits(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
-        return F.normalize(self.bottleneck(feats[-1]), dim=1)
+        feature = self.bottleneck(feats[-1])
+        if self.normalisation == 'cosine':
+            return F.normalize(feature, dim=1)
+        norm = feature.norm(dim=1, keepdim=True).clamp(min=1e-12)
+        return feature / (2 * norm).sqrt()
 
     def forward(self, feats: Tuple[torch.Tensor]) -> torch.Tensor:
-        weight = self.scale * F.normalize(self.fc.weight, dim=1)
+        class_dim = 1 if self.normalisation == 'cosine' else 0
+        weight = self.scale * F.normalize(self.fc.weight, dim=class_dim)
         return F.linear(self.pre_logits(feats), weight, self.fc.bias)
