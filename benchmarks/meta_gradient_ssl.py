@@ -16,23 +16,25 @@ Times: the cases run interleaved in one process (``--repeats`` rounds after
 one warm-up round, median), so machine load affects them alike and the
 ratios are comparable; wall-clock and process CPU time are both given (on a
 shared machine the CPU time of a single-threaded run, ``OMP_NUM_THREADS=1``,
-is the better figure). Peak memory: growth of the peak resident set size
-(``ru_maxrss``) over the process's size right before its first two steps,
-each case in a fresh process, so it counts activations, gradients, optimizer
-state and allocator caches, not weights (a peak reached earlier, while
-importing, would hide a smaller one: compare with care below ~50 MiB).
+is the better figure). Peak memory: the peak of tensor bytes allocated by
+one training step (after the timed rounds) above what was live when it
+started (weights, optimizer state, the batch), from the allocation and free
+events of ``torch.profiler`` (``profile_memory=True``; the event tree that
+``export_memory_timeline`` also reads). It counts activations, gradients
+and temporaries of torch's CPU allocator, exactly and independent of the
+machine's load; not the allocator's caching or the Python heap. (The
+process's peak RSS is no measure of it: its growth is dominated by one-time
+library initialisation and glibc's heap policy.)
 
 Not a test: numbers depend on the machine and its load.
 """
 import argparse
-import json
-import resource
 import statistics
-import subprocess
-import sys
 import time
 
 import torch
+from torch._C._profiler import _EventType
+from torch.profiler import ProfilerActivity, profile
 from mmengine.optim import build_optim_wrapper
 from mmengine.registry import init_default_scope
 from mmpretrain.registry import MODELS
@@ -53,7 +55,6 @@ def parse_args():
                         default=16,
                         help='labeled (and unlabeled) images per step')
     parser.add_argument('--repeats', type=int, default=5)
-    parser.add_argument('--memory-case', choices=CASES, help=argparse.SUPPRESS)
     return parser.parse_args()
 
 
@@ -86,22 +87,26 @@ def build(case, args):
     return model, optim, batch['labeled'] if case == 'supervised' else batch
 
 
-def peak_memory(case, args):
-    """Peak RSS growth (MiB) over the first two steps, in this process."""
-    model, optim, batch = build(case, args)
-    with open('/proc/self/statm') as f:
-        before = int(f.read().split()[1]) * resource.getpagesize() / 2**20
-    for _ in range(2):
+def peak_step_memory(model, optim, batch):
+    """Peak tensor memory (MiB) of one ``train_step`` above its start."""
+    with profile(activities=[ProfilerActivity.CPU], profile_memory=True) as p:
         model.train_step(batch, optim)
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB
-    return peak - before
+    events, stack = [], list(
+        p.profiler.kineto_results.experimental_event_tree())
+    while stack:
+        node = stack.pop()
+        if node.tag == _EventType.Allocation:
+            events.append((node.start_time_ns, node.extra_fields.alloc_size))
+        stack.extend(node.children)
+    live = peak = 0
+    for _, size in sorted(events):
+        live += size
+        peak = max(peak, live)
+    return peak / 2**20
 
 
 def main():
     args = parse_args()
-    if args.memory_case:
-        print(json.dumps(peak_memory(args.memory_case, args)))
-        return
     built = {case: build(case, args) for case in CASES}
     wall = {case: [] for case in CASES}
     cpu = {case: [] for case in CASES}
@@ -112,18 +117,7 @@ def main():
             if round_:  # round 0 warms up
                 wall[case].append(time.perf_counter() - tic)
                 cpu[case].append(time.process_time() - cpu_tic)
-    memory = {}
-    for case in CASES:
-        out = subprocess.run([
-            sys.executable, __file__, '--memory-case', case, '--base-channels',
-            str(args.base_channels), '--size',
-            str(args.size), '--batch',
-            str(args.batch)
-        ],
-                             capture_output=True,
-                             text=True,
-                             check=True).stdout
-        memory[case] = json.loads(out.strip().splitlines()[-1])
+    memory = {case: peak_step_memory(*built[case]) for case in CASES}
 
     base_wall = statistics.median(wall['supervised'])
     base_cpu = statistics.median(cpu['supervised'])
@@ -132,12 +126,12 @@ def main():
           f'{torch.__version__}, {torch.get_num_threads()} thread(s); median '
           f'of {args.repeats} interleaved rounds after 1 warm-up')
     print('| step | wall (s) | CPU (s) | CPU / supervised | '
-          'peak RSS growth (MiB) |')
+          'peak step tensor memory (MiB) |')
     print('|---|---|---|---|---|')
     for case in CASES:
         w, c = statistics.median(wall[case]), statistics.median(cpu[case])
         print(f'| {case} | {w:.3f} | {c:.3f} | {c / base_cpu:.2f} '
-              f'(wall {w / base_wall:.2f}) | {memory[case]:.0f} |')
+              f'(wall {w / base_wall:.2f}) | {memory[case]:.1f} |')
 
 
 if __name__ == '__main__':

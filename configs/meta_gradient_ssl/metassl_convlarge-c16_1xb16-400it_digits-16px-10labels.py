@@ -45,3 +45,4 @@ param_scheduler = [
 train_cfg = dict(max_iters=400, val_interval=400)
 default_hooks = dict(logger=dict(interval=50), checkpoint=dict(interval=400))
 randomness = dict(seed=0)
+auto_scale_lr = dict(base_batch_size=32)

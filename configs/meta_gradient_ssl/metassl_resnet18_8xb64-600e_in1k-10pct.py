@@ -20,6 +20,16 @@ model = dict(type='MetaGradientSSL',
              rampup_iters=0)
 sync_bn = 'torch'
 
+# The reference's DALI crop: 10-100% of the area, aspect ratio 0.8-1.25.
+train_pipeline = [
+    dict(type='LoadImageFromFile'),
+    dict(type='RandomResizedCrop',
+         scale=224,
+         crop_ratio_range=(0.1, 1.0),
+         aspect_ratio_range=(0.8, 1.25)),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='PackInputs'),
+]
 train_dataloader = dict(
     batch_size=128,  # 64 labeled + 64 unlabeled per GPU
     sampler=dict(_delete_=True,
@@ -28,12 +38,16 @@ train_dataloader = dict(
     collate_fn=dict(type='labeled_unlabeled_collate'),
     dataset=dict(_delete_=True,
                  type='SemiSplitDataset',
-                 dataset=_base_.train_dataloader.dataset,
+                 dataset=dict(type='ImageNet',
+                              data_root='data/imagenet',
+                              split='train',
+                              pipeline=train_pipeline),
                  num_labeled_per_class=128,
                  seed=0))
 
-# One epoch = one pass over the 1,153,167 unlabeled images at 8 x 64.
-iters_per_epoch = 2252
+# One epoch = one pass over the 1,153,167 unlabeled images at 8 x 64
+# (the reference: ceil(int(1,153,167 / 8) / 64)).
+iters_per_epoch = 2253
 optim_wrapper = dict(
     optimizer=dict(type='SGD', lr=0.1, momentum=0.9, weight_decay=1e-4))
 param_scheduler = [
@@ -53,7 +67,10 @@ train_cfg = dict(type='IterBasedTrainLoop',
                  val_interval=10 * iters_per_epoch)
 val_cfg = dict()
 test_cfg = dict()
-auto_scale_lr = dict(base_batch_size=512)
+auto_scale_lr = dict(base_batch_size=1024)  # 8 x (64 + 64)
+# MMDistributedDataParallel.train_step would skip the algorithm.
+model_wrapper_cfg = dict(type='mmpretrain.MetaGradientSSLDDP',
+                         broadcast_buffers=False)
 
 default_hooks = dict(logger=dict(interval=100),
                      checkpoint=dict(by_epoch=False,

@@ -16,3 +16,5 @@ train_dataloader = dict(
                  dataset=_base_.train_dataloader.dataset.dataset,
                  shots=_base_.train_dataloader.dataset.num_labeled_per_class,
                  seed=_base_.train_dataloader.dataset.seed))
+auto_scale_lr = dict(base_batch_size=128)
+model_wrapper_cfg = None  # mmengine's default DDP

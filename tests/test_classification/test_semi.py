@@ -5,6 +5,7 @@ import glob
 import itertools
 import json
 import os.path as osp
+import re
 import sys
 
 import numpy as np
@@ -20,7 +21,8 @@ from mmengine.registry import init_default_scope
 from mmengine.runner import Runner
 from mmext.classification.datasets import FewShotDataset, SklearnDigits
 from mmext.classification.semi import (
-    SVHN, LabeledUnlabeledSampler, SemiSplitDataset, SemiSupervisedError,
+    SVHN, LabeledUnlabeledSampler, MetaGradientSSLDDP, SemiSplitDataset,
+    SemiSupervisedError,
     WideResNet, consistency_loss, cross_domain_mixup, exact_meta_gradient,
     first_order_meta_gradient, labeled_unlabeled_collate, linear_rampup,
     update_pseudo_labels)
@@ -82,6 +84,50 @@ def test_first_order_meta_gradient_agrees_with_exact():
     # Same quantity, not only the same direction (both drop the same
     # constants of the unrolled step).
     assert approx.norm() / exact.norm() == pytest.approx(1.0, abs=0.1)
+
+
+def test_exact_meta_gradient_through_a_real_unrolled_step():
+    """Away from y~ = predictions the unrolled step moves theta, and the
+    exact meta-gradient must differentiate through it: compared with central
+    differences in y~ of L(theta - grad Phi(theta, y~)), float64, a linear
+    softmax classifier, a non-trivial labeled loss."""
+    g = torch.Generator().manual_seed(0)
+    params = {
+        'weight': torch.randn(12, 4, generator=g, dtype=torch.float64),
+        'bias': torch.randn(4, generator=g, dtype=torch.float64)
+    }
+
+    def classify(p, x):
+        return x.flatten(1) @ p['weight'] + p['bias']
+
+    x_l = torch.randn(5, 3, 2, 2, generator=g, dtype=torch.float64)
+    x_u = torch.randn(3, 3, 2, 2, generator=g, dtype=torch.float64)
+    labels = torch.tensor([0, 1, 2, 3, 1])
+    pseudo = torch.softmax(torch.randn(3, 4, generator=g, dtype=torch.float64),
+                           dim=1)
+    exact = exact_meta_gradient(classify, params, x_l, labels, x_u, pseudo)
+
+    def loss_after_step(targets):
+        theta = {k: v.clone().requires_grad_() for k, v in params.items()}
+        phi = (torch.softmax(classify(theta, x_u), 1) - targets).pow(2).sum()
+        grads = torch.autograd.grad(phi, list(theta.values()))
+        stepped = {
+            k: v.detach() - d
+            for (k, v), d in zip(theta.items(), grads)
+        }
+        return F.cross_entropy(classify(stepped, x_l), labels).item()
+
+    numeric = torch.zeros_like(pseudo)
+    for b, c in itertools.product(range(3), range(4)):
+        delta = torch.zeros_like(pseudo)
+        delta[b, c] = 1e-6
+        numeric[b, c] = (loss_after_step(pseudo + delta) -
+                         loss_after_step(pseudo - delta)) / 2e-6
+    torch.testing.assert_close(exact, numeric, rtol=1e-5, atol=1e-8)
+    # Not the shortcut 2 J grad L of the predictions' point.
+    at_theta = {k: v.clone().requires_grad_() for k, v in params.items()}
+    probs = torch.softmax(classify(at_theta, x_u), 1)
+    assert (probs.detach() - pseudo).abs().max() > 0.1
 
 
 def test_exact_meta_gradient_is_twice_jacobian_times_labeled_gradient():
@@ -239,29 +285,151 @@ def test_mixup_draws_one_weight_per_sample(monkeypatch):
     assert losses['loss_mixup'] > 0 and losses['consistency_weight'] == 0
 
 
+def tiny_collated_batch():
+    """``tiny_batch`` as uint8 images through ``labeled_unlabeled_collate``.
+    """
+    x_l, y, x_u = tiny_batch()
+
+    def items(images, labeled):
+        return [
+            dict(inputs=x.mul(50).add(128).clamp(0, 255).to(torch.uint8),
+                 data_samples=s,
+                 labeled=labeled) for x, s in zip(images, samples(y))
+        ]
+
+    return labeled_unlabeled_collate(items(x_l, True) + items(x_u, False))
+
+
 def test_train_step_updates_batch_norm_twice_and_steps():
     model = tiny_model()
-    x_l, y, x_u = tiny_batch()
     optim = build_optim_wrapper(
         model, dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)))
-    data = labeled_unlabeled_collate([
-        dict(inputs=x.mul(50).add(128).clamp(0, 255).to(torch.uint8),
-             data_samples=s,
-             labeled=True) for x, s in zip(x_l, samples(y))
-    ] + [
-        dict(inputs=x.mul(50).add(128).clamp(0, 255).to(torch.uint8),
-             data_samples=s,
-             labeled=False) for x, s in zip(x_u, samples(y))
-    ])
+    data = tiny_collated_batch()
     bn = model.backbone.stage1[0].bn
     weight = model.head.fc.weight.clone()
-    MessageHub.get_current_instance().update_info('iter', 4000)
+    MessageHub.get_current_instance().update_info('iter', 1000)
     log_vars = model.train_step(data, optim)
     assert bn.num_batches_tracked.item() == 2  # mixed, then unlabeled
     assert not torch.equal(weight, model.head.fc.weight)
-    assert float(log_vars['consistency_weight']) == 1.0
+    assert float(log_vars['consistency_weight']) == 0.25  # 1000 / 4000
     assert float(log_vars['loss']) == pytest.approx(
         float(log_vars['loss_mixup'] + log_vars['loss_consistency']))
+
+
+def test_pseudo_label_step_size_is_the_optimizer_lr(monkeypatch):
+    """beta_t is the learning rate of this step (the reference's
+    ``sub_(grad, alpha=lr)``), read from the optimizer, not a constant."""
+    from mmext.classification.semi import meta_gradient_ssl
+    seen = []
+
+    def spy(predictions, grad, step_size):
+        seen.append(step_size)
+        return update_pseudo_labels(predictions, grad, step_size)
+
+    monkeypatch.setattr(meta_gradient_ssl, 'update_pseudo_labels', spy)
+    model = tiny_model()
+    optim = build_optim_wrapper(model,
+                                dict(optimizer=dict(type='SGD', lr=0.37)))
+    optim.param_groups[0]['lr'] = 0.0123  # as a scheduler would set it
+    model.train_step(tiny_collated_batch(), optim)
+    assert seen == [0.0123]
+
+
+def test_mixup_loss_is_kl_from_the_mixed_target_to_the_prediction(
+        monkeypatch):
+    """loss_mixup = KL(lam y + (1 - lam) y^ || softmax(f(x_mixed))), batch
+    mean, with the meta-updated pseudo labels y^ (not the plain
+    predictions) and lam fixed per sample; checked in eval mode against an
+    explicit sum. The reverse KL, the predictions as targets or one lam for
+    the batch give other numbers (asserted)."""
+    from mmext.classification.semi import meta_gradient_ssl
+    lam = torch.tensor([0.1, 0.35, 0.5, 0.62, 0.8, 0.97])
+
+    class FixedBeta:
+
+        def __init__(self, *args):
+            pass
+
+        def sample(self, shape):
+            assert tuple(shape) == (6, )
+            return lam.clone()
+
+    monkeypatch.setattr(meta_gradient_ssl, 'Beta', FixedBeta)
+    model = tiny_model(rampup_iters=100).eval()
+    x_l, y, x_u = tiny_batch()
+    step = 0.5
+    losses = model.semi_loss(x_l, samples(y), x_u, None, step, 50)
+
+    pseudo = model.pseudo_labels(x_l, y, x_u, step)
+    with torch.no_grad():
+        plain = F.softmax(model(x_u), dim=1)
+
+        def kl_to_prediction(lams, labels):
+            w = lams.view(-1, 1, 1, 1)
+            probs = F.softmax(model(w * x_l + (1 - w) * x_u), dim=1)
+            target = (lams[:, None] * F.one_hot(y, NUM_CLASSES) +
+                      (1 - lams[:, None]) * labels)
+            kl = (target * (target.clamp_min(1e-12).log() - probs.log()))
+            reverse = (probs * (probs.log() - target.clamp_min(1e-12).log()))
+            return kl.sum() / 6, reverse.sum() / 6
+
+        expected, reverse = kl_to_prediction(lam, pseudo)
+        with_predictions, _ = kl_to_prediction(lam, plain)
+        one_lam, _ = kl_to_prediction(lam.mean().expand(6), pseudo)
+        consistency = (F.softmax(model(x_u), 1) - pseudo).pow(2).sum(1).mean()
+    assert losses['loss_mixup'].item() == pytest.approx(expected.item(),
+                                                        rel=1e-5)
+    for wrong in (reverse, with_predictions, one_lam):
+        assert abs(wrong.item() - expected.item()) > 1e-3 * expected.item()
+    assert losses['loss_consistency'].item() == pytest.approx(
+        0.5 * consistency.item(), rel=1e-5)
+
+
+def test_ddp_wrapper_runs_the_algorithm_as_the_plain_step(tmp_path):
+    """Under ``--launcher``, MMDistributedDataParallel.train_step would call
+    forward(mode='loss') on the labeled/unlabeled batch; the configs'
+    ``model_wrapper_cfg`` (MetaGradientSSLDDP) runs the algorithm with its
+    training forwards through DDP. One gloo process: the step equals the
+    unwrapped one (same seed), parameter for parameter."""
+    import torch.distributed as dist
+    from mmengine.model import MMDistributedDataParallel
+    from mmengine.registry import MODEL_WRAPPERS
+    cfg = Config.fromfile(DIGITS_SSL)
+    data = tiny_collated_batch()
+    MessageHub.get_current_instance().update_info('iter', 1000)
+    dist.init_process_group('gloo',
+                            init_method=f'file://{tmp_path}/rendezvous',
+                            rank=0,
+                            world_size=1)
+    try:
+        models, log_vars = [], []
+        for wrapped in (False, True):
+            model = tiny_model()
+            optim = build_optim_wrapper(
+                model, dict(optimizer=dict(type='SGD', lr=0.1)))
+            if wrapped:  # looked up as Runner.wrap_model does
+                wrapper_cfg = dict(cfg.model_wrapper_cfg)
+                model = MODEL_WRAPPERS.get(wrapper_cfg.pop('type'))(
+                    module=model, device_ids=None, **wrapper_cfg)
+            torch.manual_seed(7)  # mix-up weights and dropout masks
+            log_vars.append(model.train_step(data, optim))
+            models.append(model)
+        with pytest.raises(Exception):
+            MMDistributedDataParallel(module=tiny_model(),
+                                      device_ids=None).train_step(
+                                          data, optim)
+    finally:
+        dist.destroy_process_group()
+    assert type(models[1]).__name__ == 'MetaGradientSSLDDP'
+    assert float(log_vars[1]['loss_mixup']) == pytest.approx(
+        float(log_vars[0]['loss_mixup']), rel=1e-6)
+    plain = dict(models[0].named_parameters())
+    for name, param in models[1].module.named_parameters():
+        torch.testing.assert_close(param, plain[name], rtol=1e-5, atol=1e-7)
+    assert not torch.equal(plain['head.fc.weight'],
+                           tiny_model().head.fc.weight)
+    with pytest.raises(UserError, match='wraps a MetaGradientSSL'):
+        MetaGradientSSLDDP(module=torch.nn.Linear(1, 1))
 
 
 def test_model_rejects_bad_batches():
@@ -365,6 +533,26 @@ def test_wide_resnet_28_2():
         WideResNet(depth=27)
 
 
+def test_convlarge_config_keeps_the_reference_initialisation():
+    """The reference's ConvLarge and classifier use PyTorch's default
+    initialisation (uniform, bound 1 / sqrt(fan_in)) - not ConvModule's
+    Kaiming normal or mmpretrain's N(0, 0.01) head - also after the
+    Runner's ``init_weights``."""
+    cfg = Config.fromfile([
+        c for c in CONFIGS if 'metassl_convlarge_' in c and 'cifar10-' in c
+    ][0])
+    torch.manual_seed(0)
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    for layer in (model.backbone.stage1[0].conv, model.backbone.stage3[2].conv,
+                  model.head.fc):
+        weight = layer.weight
+        bound = 1 / np.sqrt(weight[0].numel())
+        assert weight.abs().max() <= bound
+        assert weight.std().item() == pytest.approx(bound / np.sqrt(3),
+                                                    rel=0.05)
+
+
 def test_svhn_reads_the_official_mat_format(tmp_path):
     from scipy.io import savemat
     images = np.random.default_rng(0).integers(0,
@@ -410,6 +598,85 @@ def test_config_model_trains_one_step_on_tiny_tensors(path):
         data = labeled_unlabeled_collate(items(True) + items(False))['labeled']
     log_vars = model.train_step(data, optim)
     assert np.isfinite(float(log_vars['loss']))
+
+
+# The reference's settings (train_meta.py arguments and README commands,
+# dataloader.py statistics and transforms, train_meta_imagenet.py).
+REFERENCE = {
+    'cifar10-4000labels':
+    dict(per_class=400, gamma=1.0, wd=1e-4, flip=True,
+         std=[62.99, 62.09, 66.70]),
+    'cifar100-10000labels':
+    dict(per_class=100, gamma=1.0, wd=1e-4, flip=True,
+         std=[68.17, 65.39, 70.42]),
+    'svhn-1000labels':
+    dict(per_class=100, gamma=0.1, wd=5e-5, flip=False,
+         std=[50.50, 51.26, 50.24]),
+}
+
+
+@pytest.mark.parametrize('path', CONFIGS, ids=osp.basename)
+def test_config_batch_sizes_and_wrapper(path):
+    """``--auto-scale-lr`` scales by the dataloader's batch (labeled +
+    unlabeled) x GPUs of the name, and distributed runs of the SSL configs
+    get the wrapper that runs the algorithm."""
+    cfg = Config.fromfile(path)
+    gpus = int(re.search(r'_(\d+)xb', osp.basename(path)).group(1))
+    assert cfg.auto_scale_lr.base_batch_size == (
+        cfg.train_dataloader.batch_size * gpus)
+    wrapper = cfg.get('model_wrapper_cfg')
+    if cfg.model.type == 'MetaGradientSSL':
+        assert wrapper.type == 'mmpretrain.MetaGradientSSLDDP'
+        labeled = cfg.train_dataloader.sampler.labeled_batch_size
+        assert cfg.train_dataloader.batch_size == 2 * labeled
+    else:
+        assert wrapper is None
+
+
+@pytest.mark.parametrize('data', sorted(REFERENCE))
+def test_convlarge_configs_follow_the_reference(data):
+    cfg = Config.fromfile(
+        [c for c in CONFIGS if 'metassl_convlarge_' in c and data in c][0])
+    facts = REFERENCE[data]
+    assert cfg.model.mixup and cfg.model.mixup_gamma == facts['gamma']
+    assert cfg.model.meta_gradient == 'first_order'
+    assert (cfg.model.rampup_iters, cfg.model.consistency_weight) == (4000, 1)
+    assert cfg.model.backbone.get('dropout', 0.5) == 0.5
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.momentum,
+            optimizer.weight_decay) == ('SGD', 0.1, 0.9, facts['wd'])
+    assert not optimizer.get('nesterov')
+    warmup, steps = cfg.param_scheduler
+    assert (warmup.type, warmup.end, steps.milestones,
+            steps.gamma) == ('LinearLR', 4000, [300000, 350000], 0.1)
+    assert cfg.train_cfg.max_iters == 400000
+    assert cfg.train_dataloader.batch_size == 256
+    assert cfg.train_dataloader.dataset.num_labeled_per_class == facts[
+        'per_class']
+    pipeline = cfg.train_dataloader.dataset.dataset.pipeline
+    assert any(t.type == 'RandomFlip' for t in pipeline) == facts['flip']
+    assert dict(type='RandomCrop', crop_size=32, padding=4) in pipeline
+    assert cfg.data_preprocessor.std == pytest.approx(facts['std'], abs=0.01)
+
+
+def test_imagenet_config_follows_the_reference():
+    cfg = Config.fromfile(
+        [c for c in CONFIGS if 'metassl_resnet18' in c][0])
+    crop = cfg.train_dataloader.dataset.dataset.pipeline[1]
+    assert (crop.crop_ratio_range, crop.aspect_ratio_range) == ((0.1, 1.0),
+                                                                (0.8, 1.25))
+    # 600 epochs of ceil(int(unlabeled / 8) / 64) iterations, 5 of warm-up,
+    # then cosine to 0; consistency weight 1 from the start.
+    epoch = -(-(1281167 - 128000) // 8 // 64)
+    assert cfg.train_cfg.max_iters == 600 * epoch
+    warmup, cosine = cfg.param_scheduler
+    assert (warmup.end, cosine.begin, cosine.end,
+            cosine.eta_min) == (5 * epoch, 5 * epoch, 600 * epoch, 0.0)
+    optimizer = cfg.optim_wrapper.optimizer
+    assert (optimizer.type, optimizer.lr, optimizer.momentum,
+            optimizer.weight_decay) == ('SGD', 0.1, 0.9, 1e-4)
+    assert (cfg.model.rampup_iters, cfg.model.mixup_gamma) == (0, 1.0)
+    assert cfg.sync_bn == 'torch'
 
 
 def test_train_tool_reports_too_many_labels_in_one_line(tmp_path):

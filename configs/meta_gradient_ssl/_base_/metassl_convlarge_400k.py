@@ -12,10 +12,12 @@ custom_imports = dict(imports=['mmext'], allow_failed_imports=False)
 model = dict(type='MetaGradientSSL',
              backbone=dict(type='ConvLarge', base_channels=128),
              neck=dict(type='GlobalAveragePooling'),
+             # nn.Linear's default initialisation, as the reference's.
              head=dict(type='LinearClsHead',
                        num_classes=10,
                        in_channels=128,
-                       loss=dict(type='CrossEntropyLoss', loss_weight=1.0)),
+                       loss=dict(type='CrossEntropyLoss', loss_weight=1.0),
+                       init_cfg=None),
              meta_gradient='first_order',
              mixup=True,
              mixup_gamma=1.0,
@@ -39,7 +41,11 @@ train_cfg = dict(_delete_=True,
                  type='IterBasedTrainLoop',
                  max_iters=400000,
                  val_interval=4000)
-auto_scale_lr = dict(base_batch_size=128)
+# The dataloader's batch: 128 labeled + 128 unlabeled images.
+auto_scale_lr = dict(base_batch_size=256)
+# MMDistributedDataParallel.train_step would skip the algorithm.
+model_wrapper_cfg = dict(type='mmpretrain.MetaGradientSSLDDP',
+                         broadcast_buffers=False)
 
 default_hooks = dict(logger=dict(interval=100),
                      checkpoint=dict(by_epoch=False,

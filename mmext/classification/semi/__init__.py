@@ -7,12 +7,14 @@ from .data import (LabeledUnlabeledSampler, SaveLabeledSplitHook,
                    labeled_unlabeled_collate)
 from .meta_gradient import (exact_meta_gradient, first_order_meta_gradient,
                             update_pseudo_labels)
-from .meta_gradient_ssl import (MetaGradientSSL, consistency_loss,
-                                cross_domain_mixup, linear_rampup)
+from .meta_gradient_ssl import (MetaGradientSSL, MetaGradientSSLDDP,
+                                consistency_loss, cross_domain_mixup,
+                                linear_rampup)
 from .svhn import SVHN
 
 __all__ = [
-    'ConvLarge', 'LabeledUnlabeledSampler', 'MetaGradientSSL', 'SVHN',
+    'ConvLarge', 'LabeledUnlabeledSampler', 'MetaGradientSSL',
+    'MetaGradientSSLDDP', 'SVHN',
     'SaveLabeledSplitHook', 'SemiSplitDataset', 'SemiSupervisedError',
     'WideResNet', 'consistency_loss', 'cross_domain_mixup',
     'exact_meta_gradient', 'first_order_meta_gradient',

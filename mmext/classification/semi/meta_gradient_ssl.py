@@ -11,15 +11,20 @@ Per training batch of labeled ``(x_l, y)`` and unlabeled ``x_u`` images:
    (or the labeled cross-entropy without mix-up);
 4. consistency ``mean_b ||softmax(f(x_u)) - y^||^2`` with a weight ramped
    linearly to its maximum.
+
+Distributed training needs :class:`MetaGradientSSLDDP` as
+``model_wrapper_cfg``: mmengine's ``MMDistributedDataParallel.train_step``
+would call ``forward(mode='loss')`` and skip the algorithm.
 """
 from typing import Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
 from mmengine.logging import MessageHub
+from mmengine.model import MMDistributedDataParallel
 from mmengine.optim import OptimWrapper
 from mmpretrain.models import ImageClassifier
-from mmpretrain.registry import MODELS
+from mmpretrain.registry import MODEL_WRAPPERS, MODELS
 from torch import Tensor
 from torch.distributions import Beta
 
@@ -28,8 +33,8 @@ from .meta_gradient import (exact_meta_gradient, first_order_meta_gradient,
                             update_pseudo_labels)
 
 __all__ = [
-    'MetaGradientSSL', 'consistency_loss', 'cross_domain_mixup',
-    'linear_rampup'
+    'MetaGradientSSL', 'MetaGradientSSLDDP', 'consistency_loss',
+    'cross_domain_mixup', 'linear_rampup'
 ]
 
 
@@ -82,7 +87,9 @@ class MetaGradientSSL(ImageClassifier):
     dropout off), and the training losses run two separate train-mode
     forward passes - mixed (or labeled) images, then unlabeled images - each
     normalised with its own batch statistics and each updating the running
-    statistics.
+    statistics. Distributed: :class:`MetaGradientSSLDDP` as the model
+    wrapper (the meta step then uses each rank's own batch, as the
+    reference's, whose ``autograd.grad`` is not reduced by DDP either).
 
     Args:
         backbone (dict): mmpretrain backbone config.
@@ -145,6 +152,14 @@ class MetaGradientSSL(ImageClassifier):
         The pseudo-label step size is the optimizer's current learning rate
         and the ramp-up follows the runner's iteration, as in the reference.
         """
+        return self.semi_train_step(self, data, optim_wrapper)
+
+    def semi_train_step(self, network, data: dict,
+                        optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """:meth:`train_step` with the training forwards run by ``network``:
+        this model, or the DDP wrapper around it so that DDP reduces their
+        gradients (the meta step never goes through DDP: it only takes
+        ``autograd.grad``)."""
         if not (isinstance(data, dict) and 'labeled' in data
                 and 'unlabeled' in data):
             raise SemiSupervisedError(
@@ -152,7 +167,7 @@ class MetaGradientSSL(ImageClassifier):
                 'batches: use SemiSplitDataset, LabeledUnlabeledSampler and '
                 'labeled_unlabeled_collate in train_dataloader')
         iteration = MessageHub.get_current_instance().get_info('iter', 0)
-        with optim_wrapper.optim_context(self):
+        with optim_wrapper.optim_context(network):
             labeled = self.data_preprocessor(data['labeled'], True)
             unlabeled = self.data_preprocessor(data['unlabeled'], True)
             losses = self.semi_loss(labeled['inputs'],
@@ -160,7 +175,8 @@ class MetaGradientSSL(ImageClassifier):
                                     unlabeled['inputs'],
                                     unlabeled['data_samples'],
                                     step_size=optim_wrapper.get_lr()['lr'][0],
-                                    iteration=iteration)
+                                    iteration=iteration,
+                                    network=network)
         parsed_loss, log_vars = self.parse_losses(losses)
         optim_wrapper.update_params(parsed_loss)
         return log_vars
@@ -171,7 +187,8 @@ class MetaGradientSSL(ImageClassifier):
                   unlabeled_inputs: Tensor,
                   unlabeled_samples: Optional[List] = None,
                   step_size: float = 0.1,
-                  iteration: int = 0) -> Dict[str, Tensor]:
+                  iteration: int = 0,
+                  network=None) -> Dict[str, Tensor]:
         """The losses of one batch (steps 1-4 of the module docstring).
 
         Args:
@@ -182,7 +199,10 @@ class MetaGradientSSL(ImageClassifier):
                 they carry ground truth, to log the pseudo-label accuracy.
             step_size (float): ``beta_t`` of the pseudo-label update.
             iteration (int): For the consistency ramp-up.
+            network (nn.Module, optional): Runs the training forwards; this
+                model (default) or its DDP wrapper.
         """
+        network = self if network is None else network
         labels = torch.cat([s.gt_label for s in labeled_samples])
         if len(labeled_inputs) == 0 or len(unlabeled_inputs) == 0:
             raise SemiSupervisedError(
@@ -208,18 +228,18 @@ class MetaGradientSSL(ImageClassifier):
                 labeled_inputs,
                 F.one_hot(labels, num_classes).float(), unlabeled_inputs,
                 pseudo_labels, lam)
-            losses['loss_mixup'] = F.kl_div(F.log_softmax(self(mixed_inputs),
-                                                          dim=1),
+            log_probs = F.log_softmax(network(mixed_inputs), dim=1)
+            losses['loss_mixup'] = F.kl_div(log_probs,
                                             mixed_targets,
                                             reduction='batchmean')
         else:
-            losses['loss_cls'] = self._labeled_loss(self(labeled_inputs),
+            losses['loss_cls'] = self._labeled_loss(network(labeled_inputs),
                                                     labels)
 
         weight = linear_rampup(iteration, self.consistency_weight,
                                self.rampup_iters)
         losses['loss_consistency'] = weight * consistency_loss(
-            self(unlabeled_inputs), pseudo_labels)
+            network(unlabeled_inputs), pseudo_labels)
         losses['consistency_weight'] = torch.tensor(float(weight))
         if unlabeled_samples and 'gt_label' in unlabeled_samples[0]:
             truth = torch.cat([s.gt_label for s in unlabeled_samples])
@@ -262,3 +282,32 @@ class MetaGradientSSL(ImageClassifier):
 
     def _labeled_loss(self, logits: Tensor, labels: Tensor) -> Tensor:
         return self.head.loss_module(logits, labels, avg_factor=logits.size(0))
+
+
+@MODEL_WRAPPERS.register_module()
+class MetaGradientSSLDDP(MMDistributedDataParallel):
+    """Distributed data parallel :class:`MetaGradientSSL`.
+
+    ``MMDistributedDataParallel.train_step`` preprocesses the batch and calls
+    ``forward(mode='loss')``, which cannot take the ``labeled`` /
+    ``unlabeled`` batch and has no meta step; this wrapper runs
+    :meth:`MetaGradientSSL.semi_train_step` with its training forwards
+    through DDP (one gradient reduction per step, as the reference's DDP).
+
+    Args:
+        module (MetaGradientSSL): The model.
+        **kwargs: The arguments of ``MMDistributedDataParallel``
+            (``broadcast_buffers``, ``device_ids`` ...).
+    """
+
+    def __init__(self, module: MetaGradientSSL, **kwargs) -> None:
+        if not isinstance(module, MetaGradientSSL):
+            raise SemiSupervisedError(
+                'MetaGradientSSLDDP wraps a MetaGradientSSL model, got '
+                f'{type(module).__name__}: drop model_wrapper_cfg for it')
+        super().__init__(module=module, **kwargs)
+
+    def train_step(self, data: dict,
+                   optim_wrapper: OptimWrapper) -> Dict[str, Tensor]:
+        """One step of the algorithm, training forwards through DDP."""
+        return self.module.semi_train_step(self, data, optim_wrapper)
