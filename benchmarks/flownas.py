@@ -15,8 +15,11 @@ measurements alternate inside every repeat and the medians are compared).
    ``--params-limit`` M parameters, 12 refinement iterations, fitness EPE +
    ``--alignment-weight`` x alignment distance) on ``--val-pairs``
    FlyingShapes pairs of ``--val-size``: candidates evaluated per minute of
-   search wall time, constraint checks (parameters counted) and full
-   measurements (the standalone RAFT built, FLOPs counted).
+   search wall time, constraint checks (parameters counted) and FLOPs
+   counts, side by side with the previous loop (``reference``: each
+   candidate within the bound built as a standalone RAFT and counted in
+   full, the alignment distance from a second pass of the encoders), the
+   same candidates (same seed), alternating, ``--search-repeats`` each.
 3. Encoders: latency (no-grad forward of one image of ``--encoder-size``) and
    parameters of the feature encoders of FlowNAS-RAFT-S and -K against RAFT's.
 4. Parameters: the share of ``--subnets`` random subnets of the paper's
@@ -46,8 +49,7 @@ REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 sys.path.insert(0, REPO)
 
 import mmext  # noqa: E402,F401
-from mmext.razor.flownas import (FlowNASSearchLoop,  # noqa: E402
-                                 FlowResourceEstimator)
+from mmext.razor.flownas import FlowNASSearchLoop  # noqa: E402
 from mmext.registry import DATASETS, MODELS  # noqa: E402
 
 CONFIGS = osp.join(REPO, 'configs')
@@ -68,6 +70,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--val-size', type=int, nargs=2, default=(96, 128))
     parser.add_argument('--val-pairs', type=int, default=4)
     parser.add_argument('--population', type=int, default=6)
+    parser.add_argument('--search-repeats', type=int, default=1)
     parser.add_argument('--params-limit', type=float, default=5.5)
     parser.add_argument(
         '--alignment-weight',
@@ -142,7 +145,52 @@ def train_steps(args):
     return {name: statistics.median(t) for name, t in times.items()}
 
 
-def search_rate(args):
+def reference_subnet_flops(loop, arch):
+    """The previous loop's FLOPs: the standalone RAFT built and counted."""
+    return loop.estimator.estimate(loop._standalone(arch))['flops']
+
+
+@torch.no_grad()
+def reference_val_candidate(loop, use_predictor=False):
+    """The previous loop's evaluation: the alignment distance from a second
+    pass of the subnet's encoders after the flow estimate."""
+    if loop.calibrate_sample_num > 0:
+        loop.calibrate_bn_statistics(loop.runner.train_dataloader,
+                                     loop.calibrate_sample_num)
+    loop.runner.model.eval()
+    distance, count = 0., 0
+    for data_batch in loop.dataloader:
+        outputs = loop.runner.model.val_step(data_batch)
+        loop.evaluator.process(data_samples=outputs, data_batch=data_batch)
+        if loop.alignment_weight:
+            inputs = loop.model.data_preprocessor(data_batch)['inputs']
+            distance += float(
+                loop.model.alignment_distance(inputs)) * len(inputs)
+            count += len(inputs)
+    metrics = loop.evaluator.evaluate(len(loop.dataloader.dataset))
+    if count:
+        metrics['alignment_distance'] = distance / count
+    return metrics
+
+
+def search_rates(args):
+    """The current and the reference loop's rates, medians of alternating
+    runs."""
+    runs = {'reference': [], 'current': []}
+    for repeat in range(args.search_repeats):
+        order = list(runs) if repeat % 2 == 0 else list(runs)[::-1]
+        for name in order:
+            runs[name].append(search_rate(args, name == 'reference'))
+    return {
+        name: dict(
+            results[len(results) // 2],
+            evaluated_per_minute=statistics.median(
+                r['evaluated_per_minute'] for r in results))
+        for name, results in runs.items()
+    }
+
+
+def search_rate(args, reference=False):
     """Evaluations and constraint checks per minute of a one-generation
     search."""
     cfg = supernet_cfg()
@@ -158,6 +206,8 @@ def search_rate(args):
                     default_scope='mmext',
                     model=cfg.model,
                     work_dir=work_dir,
+                    # The same candidates in every run.
+                    randomness=dict(seed=0),
                     train_dataloader=dict(
                         val, dataset=shapes('train', args.val_size, 2)),
                     optim_wrapper=dict(
@@ -179,24 +229,30 @@ def search_rate(args):
                             input_shape=(1, 6, *args.val_size))),
                     log_level='WARNING')))
         checks, measured = [], []
-        check = FlowNASSearchLoop._check_constraints
-        estimate = FlowResourceEstimator.estimate
+        patched = dict(
+            _check_constraints=FlowNASSearchLoop._check_constraints,
+            _subnet_flops=FlowNASSearchLoop._subnet_flops,
+            _val_candidate=FlowNASSearchLoop._val_candidate)
+        subnet_flops = reference_subnet_flops if reference \
+            else patched['_subnet_flops']
 
         def counted_check(loop, *a, **k):
             checks.append(1)
-            return check(loop, *a, **k)
+            return patched['_check_constraints'](loop, *a, **k)
 
-        def counted_estimate(estimator, *a, **k):
+        def counted_flops(loop, *a, **k):
             measured.append(1)
-            return estimate(estimator, *a, **k)
+            return subnet_flops(loop, *a, **k)
 
         FlowNASSearchLoop._check_constraints = counted_check
-        FlowResourceEstimator.estimate = counted_estimate
+        FlowNASSearchLoop._subnet_flops = counted_flops
+        if reference:
+            FlowNASSearchLoop._val_candidate = reference_val_candidate
         try:
             seconds = timed(runner.train)
         finally:
-            FlowNASSearchLoop._check_constraints = check
-            FlowResourceEstimator.estimate = estimate
+            for name, method in patched.items():
+                setattr(FlowNASSearchLoop, name, method)
         evaluated = runner.train_loop.num_evaluated
     return dict(
         seconds=seconds,
@@ -255,7 +311,7 @@ def main():
     init_default_scope('mmext')
     measure = dict(
         train_step=train_steps,
-        search=search_rate,
+        search=search_rates,
         encoders=encoders,
         params=params_share)
     results = {name: measure[name](args) for name in args.sections}
@@ -266,13 +322,18 @@ def main():
               f'{step["raft"]:.2f} s, ratio '
               f'{step["supernet"] / step["raft"]:.2f}')
     if 'search' in results:
-        search = results['search']
-        print(f'Search ({args.val_pairs} pairs of {args.val_size[0]}x'
-              f'{args.val_size[1]}, <= {args.params_limit} M): '
-              f'{search["evaluated"]} candidates evaluated, '
-              f'{search["checks"]} constraint checks, {search["measured"]} '
-              f'FLOPs/latency measurements in {search["seconds"]:.0f} s = '
-              f'{search["evaluated_per_minute"]:.1f} candidates/min')
+        for name, search in results['search'].items():
+            print(f'Search, {name} loop ({args.val_pairs} pairs of '
+                  f'{args.val_size[0]}x{args.val_size[1]}, <= '
+                  f'{args.params_limit} M): {search["evaluated"]} candidates '
+                  f'evaluated, {search["checks"]} constraint checks, '
+                  f'{search["measured"]} FLOPs counts in '
+                  f'{search["seconds"]:.0f} s = '
+                  f'{search["evaluated_per_minute"]:.1f} candidates/min')
+        rates = {name: search['evaluated_per_minute']
+                 for name, search in results['search'].items()}
+        print(f'Search rate, current / reference loop: '
+              f'{rates["current"] / rates["reference"]:.2f}')
     if 'encoders' in results:
         print(f'Feature encoders at {args.encoder_size[0]}x'
               f'{args.encoder_size[1]}:')

@@ -13,6 +13,13 @@ group counts around the ratio (35%: 1 and 2 groups, 65%: 2 and 4, 85%: 4 and
 closest to the block diagonal. Trained models spread groups less evenly; the
 FLOPs column says how far a grouping is from the paper's.
 
+Each deploy model is timed twice: as exported (``to_deploy``: every grouped
+conv gathers its input and scatters its output) and folded
+(``fold_permutations``: the permutations folded through the graph, batch
+norms fused into the convs). ``dense, BN fused`` is the dense model through
+the same pass (which only fuses its batch norms), to tell the two savings
+apart.
+
 All models are timed in one process, interleaved round by round, so that they
 see the same machine load; latencies are medians over rounds and each ratio
 is the median of the per-round ratios to the dense model. Peak memory is the
@@ -23,8 +30,10 @@ oneDNN's reordered weights, not the model's own weights.
 
 Diagnostics (on by default), to see where grouped convolution loses against
 its FLOPs: the middle ratio's deploy model without its channel gathers (same
-grouped convs, channels left in place), channels-last memory format (first
-batch size only), and time per operator at the largest batch size.
+grouped convs, channels left in place, batch norms not fused), channels-last
+memory format (first batch size only), time per operator at the largest
+batch size, and single operations (gather, in-place permuted add, 1x1 conv
+with and without a gather) on a layer1 activation at that batch size.
 
 ``--malloc heap`` tells glibc never to serve allocations with fresh ``mmap``
 and to keep freed memory: by default every tensor above 32 MB (most
@@ -34,17 +43,20 @@ touch, and each deploy conv adds two such tensors (its channel gathers).
 import argparse
 import copy
 import ctypes
+import functools
 import statistics
 import time
 
 import torch
 import torch.nn as nn
+import torch.nn.functional as F
 from mmengine.analysis import FlopAnalyzer, parameter_count
 from mmengine.registry import init_default_scope
 
 import mmext  # noqa: F401
 from mmext.razor.strucspars import (PermutedGroupConv2d,
-                                    StructuredSparsification, to_deploy)
+                                    StructuredSparsification,
+                                    fold_permutations, to_deploy)
 
 RESNET50 = dict(
     type='ImageClassifier',
@@ -86,7 +98,9 @@ def parse_args():
 
 
 def build_models(ratios, seed=0):
-    """Dense ResNet-50 and its deploy models at ``ratios``."""
+    """Dense ResNet-50 and its deploy models at ``ratios``, each also with
+    its permutations folded (and batch norms fused); the dense model with
+    its batch norms fused, to tell the two savings apart."""
     torch.manual_seed(seed)
     init_default_scope('mmpretrain')
     algorithm = StructuredSparsification(copy.deepcopy(RESNET50)).eval()
@@ -94,13 +108,18 @@ def build_models(ratios, seed=0):
         shuffle = algorithm.shuffle(name)
         shuffle.out_perm.copy_(torch.randperm(conv.out_channels))
         shuffle.in_perm.copy_(torch.randperm(conv.in_channels))
-    models = {'dense': algorithm.architecture}
+    example = torch.randn(1, 3, 224, 224)
+    models = {
+        'dense': algorithm.architecture,
+        'dense, BN fused': fold_permutations(algorithm.architecture, example)
+    }
     groupings = {}
     for ratio in ratios:
         _, groups, reached = algorithm.groups_for_ratio(ratio)
         algorithm.set_groups(groups)
         label = f'deploy {ratio:.0%}'
         models[label] = to_deploy(algorithm).eval()
+        models[f'{label}, folded'] = fold_permutations(models[label], example)
         groupings[label] = (reached, groups)
     return models, groupings
 
@@ -187,6 +206,40 @@ def profile_ops(model, inputs, top=6):
              e.self_cpu_time_total / total) for e in events[:top]]
 
 
+def layer1_operations(batch, rounds=5):
+    """Median milliseconds of single operations on a ResNet-50 layer1
+    activation (256 x 56 x 56): a channel gather into a fresh tensor, an
+    in-place permuted or plain addition, and a 1x1 conv to 64 channels,
+    dense or grouped, with and without the gather in front."""
+    x, y = torch.randn(2, batch, 256, 56, 56)
+    perm = torch.randperm(256)
+    weights = {g: torch.randn(64, 256 // g, 1, 1) for g in (1, 2, 4)}
+    operations = {
+        'index_select (gather)': lambda: y.index_select(1, perm),
+        'index_add_ (in-place permuted add)': lambda: x.index_add_(
+            1, perm, y),
+        'add_ (in-place add)': lambda: x.add_(y),
+    }
+    for g, weight in weights.items():
+        name = 'dense' if g == 1 else f'{g} groups'
+        operations[f'1x1 conv to 64, {name}'] = functools.partial(
+            F.conv2d, x, weight, groups=g)
+        if g > 1:
+            operations[f'gather + 1x1 conv to 64, {name}'] = (
+                lambda w=weight, g=g: F.conv2d(
+                    x.index_select(1, perm), w, groups=g))
+    timings = {}
+    with torch.inference_mode():
+        for name, operation in operations.items():
+            times = []
+            for _ in range(rounds):
+                start = time.perf_counter()
+                operation()
+                times.append(time.perf_counter() - start)
+            timings[name] = statistics.median(times) * 1e3
+    return timings
+
+
 def main():
     args = parse_args()
     if len(args.repeats) == 1:
@@ -248,12 +301,17 @@ def main():
     if not args.no_diagnostics:
         batch = max(args.batch_sizes)
         inputs = torch.randn(batch, *size)
-        for label in ('dense', middle):
+        for label in ('dense', middle, f'{middle}, folded'):
             print(f'\nTime per operator, {label}, batch {batch}:\n')
             print('| operator | calls | ms | share |')
             print('|---|---|---|---|')
             for key, count, ms, share in profile_ops(models[label], inputs):
                 print(f'| {key} | {count} | {ms:.1f} | {share:.0%} |')
+        print(f'\nSingle operations on a layer1 activation, batch {batch}:\n')
+        print('| operation | ms |')
+        print('|---|---|')
+        for name, ms in layer1_operations(batch).items():
+            print(f'| {name} | {ms:.1f} |')
     print(f'\n(benchmark took {time.perf_counter() - start:.0f} s)')
 
 

@@ -1,7 +1,7 @@
 """Estimate the optical flow between two images.
 
 ``python demo/image_demo.py IMG1 IMG2 CONFIG CHECKPOINT --out FLOW.flo
-[--vis FLOW.png] [--compare-opencv] [--device cpu]``
+[--vis FLOW.png] [--compare-opencv] [--device cpu] [--amp]``
 
 Writes the flow from IMG1 to IMG2 as a Middlebury ``.flo`` file and, with
 ``--vis``, its colour-wheel picture. ``--compare-opencv`` also runs OpenCV's
@@ -21,6 +21,7 @@ import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.registry import init_default_scope
+from mmengine.runner.amp import autocast
 from mmengine.utils import mkdir_or_exist
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
@@ -49,6 +50,11 @@ def parse_args():
         'picture beside the model\'s')
     parser.add_argument(
         '--device', default='cpu', help='device, e.g. cpu or cuda:0')
+    parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: autocast to bf16 on CPU, fp16 on CUDA (also '
+        'on when the config sets test_cfg.fp16)')
     args = parser.parse_args()
     if not args.out.endswith('.flo'):
         raise UserError(f'--out must be a .flo file, got {args.out}')
@@ -56,8 +62,9 @@ def parse_args():
     return args
 
 
-def estimate_flow(model, img1: str, img2: str):
-    """The flow (H, W, 2) from ``img1`` to ``img2`` (files).
+def estimate_flow(model, img1: str, img2: str, amp: bool = False):
+    """The flow (H, W, 2) from ``img1`` to ``img2`` (files), under
+    mmengine's autocast if ``amp``.
 
     Raises:
         UserError: an image cannot be decoded, the two differ in size, or
@@ -70,7 +77,8 @@ def estimate_flow(model, img1: str, img2: str):
         raise UserError(str(error)) from None
     data = pseudo_collate([PackFlowInputs()(results)])
     try:
-        with torch.no_grad():
+        device = next(model.parameters()).device.type
+        with torch.no_grad(), autocast(device_type=device, enabled=amp):
             sample = model.test_step(data)[0]
     except (RuntimeError, ValueError):
         _check_large_enough(model, *results['img_shape'])
@@ -120,7 +128,8 @@ def main():
     load_model_weights(model, args.checkpoint)
     model.to(args.device).eval()
 
-    flow = estimate_flow(model, args.img1, args.img2)
+    amp = args.amp or bool((cfg.get('test_cfg') or {}).get('fp16'))
+    flow = estimate_flow(model, args.img1, args.img2, amp)
     write_flow(args.out, flow)
     print(f'flow ({flow.shape[0]}x{flow.shape[1]}) written to {args.out}')
     dis = compare_with_dis(args, flow) if args.compare_opencv else None

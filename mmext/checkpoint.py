@@ -29,7 +29,6 @@ import torch
 from mmengine.fileio.backends import LocalBackend
 from mmengine.logging import HistoryBuffer
 from mmengine.optim.scheduler.param_scheduler import _ParamScheduler
-from mmengine.runner.checkpoint import CheckpointLoader
 
 from mmext.errors import UserError
 
@@ -228,6 +227,10 @@ def _atomic_put(self, obj: bytes, filepath) -> None:
 
 def apply_all() -> None:
     """Install the safe loader, the lean pickled states and atomic writes."""
+    # Imported here: importing mmengine's runner applies mmext's runtime
+    # patches (mmext.compat), which need this module's names defined.
+    from mmengine.runner.checkpoint import CheckpointLoader
+
     CheckpointLoader.register_scheme(
         prefixes='', loader=load_local_checkpoint, force=True)
     # Upstream pickles its default statistics functions by qualified name.

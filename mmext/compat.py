@@ -1,22 +1,93 @@
 """Shims that let the pinned 2023-era OpenMMLab stack run on current PyTorch.
 
-Applied once by ``import mmext``, before any upstream model package is imported.
-Each shim names its target (package and version), says why it exists, and acts only
-where the upstream still lacks the name, so it becomes a no-op once upstream catches
-up. Checkpoint safety under ``weights_only`` lives in :mod:`mmext.checkpoint`.
+Installed once by ``import mmext``, which imports no upstream model package: a
+shim that patches a heavy upstream module (mmrazor, mmengine's runner and
+optimizers, mmpretrain's models) waits for that module's import and acts right
+before or right after it executes (:func:`when_imported`), so a process pays
+only for the upstream packages it uses. Each shim names its target (package and
+version), says why it exists, and acts only where the upstream still lacks the
+name, so it becomes a no-op once upstream catches up. Checkpoint safety under
+``weights_only`` lives in :mod:`mmext.checkpoint`.
 """
 import copy
 import functools
 import importlib
+import importlib.abc
 import importlib.machinery
 import importlib.util
 import sys
 import types
 
-__all__ = ['apply_all', 'APPLIED']
+__all__ = ['apply_all', 'when_imported', 'APPLIED']
 
 #: Names of the shims that acted in this process (the others found upstream fixed).
 APPLIED = []
+
+
+class _ShimmingLoader:
+    """Wraps the loader of a hooked module: its ``before`` shims run right
+    before the module executes, its ``after`` shims right after."""
+
+    def __init__(self, loader, hooks, name):
+        self.loader, self.hooks, self.name = loader, hooks, name
+
+    def create_module(self, spec):
+        return self.loader.create_module(spec)
+
+    def exec_module(self, module):
+        # The module keeps its own loader (inspect, importlib.resources).
+        module.__loader__ = module.__spec__.loader = self.loader
+        for shim in self.hooks.before.pop(self.name, ()):
+            shim()
+        self.loader.exec_module(module)
+        for shim in self.hooks.after.pop(self.name, ()):
+            shim()
+
+    def __getattr__(self, name):
+        return getattr(self.loader, name)
+
+
+class _ImportHooks(importlib.abc.MetaPathFinder):
+    """A meta path finder that never finds a module itself: for a hooked
+    name it asks the finders after it and wraps the loader they return."""
+
+    def __init__(self):
+        self.before, self.after = {}, {}
+
+    def find_spec(self, fullname, path=None, target=None):
+        if fullname not in self.before and fullname not in self.after:
+            return None
+        for finder in sys.meta_path:
+            find_spec = getattr(finder, 'find_spec', None)
+            if finder is self or find_spec is None:
+                continue
+            spec = find_spec(fullname, path, target)
+            if spec is not None:
+                break
+        else:
+            return None
+        if spec.loader is not None and hasattr(spec.loader, 'exec_module'):
+            spec.loader = _ShimmingLoader(spec.loader, self, fullname)
+        return spec
+
+
+_HOOKS = _ImportHooks()
+
+
+def when_imported(module: str, shim, before: bool = False) -> None:
+    """Run ``shim`` when ``module`` is imported: right after it executes, or
+    with ``before=True`` right before. Where the module is already imported,
+    an ``after`` shim runs now and a ``before`` shim not at all."""
+    if module in sys.modules:
+        if not before:
+            shim()
+        return
+    if _HOOKS not in sys.meta_path:
+        sys.meta_path.insert(0, _HOOKS)
+    hooks = _HOOKS.before if before else _HOOKS.after
+    pending = hooks.setdefault(module, [])
+    if shim not in pending:
+        pending.append(shim)
 
 
 def _restore_quantization_names() -> None:
@@ -96,9 +167,15 @@ class _MissingExtension(types.ModuleType):
 
 
 def _stand_in_for_mmcv_ext() -> None:
-    """mmcv-lite has no ``mmcv._ext``; install the stand-in where it is absent."""
-    if 'mmcv._ext' in sys.modules or importlib.util.find_spec(
-            'mmcv') is None or importlib.util.find_spec('mmcv._ext'):
+    """mmcv-lite has no ``mmcv._ext``; install the stand-in where it is absent.
+
+    The extension is looked for in mmcv's folder, without importing mmcv.
+    """
+    if 'mmcv._ext' in sys.modules:
+        return
+    mmcv = importlib.util.find_spec('mmcv')
+    if mmcv is None or importlib.machinery.PathFinder.find_spec(
+            'mmcv._ext', mmcv.submodule_search_locations):
         return
     stand_in = _MissingExtension('mmcv._ext')
     # A spec without a loader makes mmcv's own `check_ops_exist()` answer False,
@@ -238,8 +315,13 @@ def _accept_int_adam_betas() -> None:
     shows that refusal, the optimizer's entry in mmengine 0.10.7's
     ``OPTIMIZERS`` registry (the one every mmengine, mmpretrain, mmrazor and
     mmagic constructor builds from) is replaced by a subclass that converts
-    int betas to floats; ``torch.optim`` itself is untouched.
+    int betas to floats; ``torch.optim`` itself is untouched. Only an
+    optimizer whose source has the refusal is probed: one that accepts the
+    probe goes on to ``Optimizer.__init__``, whose first call imports
+    torch._dynamo (1 s), which an inference-only process never needs.
     """
+    import inspect
+
     import torch
     from mmengine.optim.optimizer.builder import OPTIMIZERS
 
@@ -250,6 +332,10 @@ def _accept_int_adam_betas() -> None:
         if optimizer_cls is None or optimizer_cls is not getattr(
                 torch.optim, name, None):
             continue  # absent, or already replaced
+        if not any('betas must be either both floats' in inspect.getsource(
+                klass.__init__) for klass in optimizer_cls.__mro__
+                   if klass is not object and '__init__' in vars(klass)):
+            continue
         try:
             optimizer_cls(probe, betas=(0, 0.5))
         except ValueError:
@@ -259,6 +345,35 @@ def _accept_int_adam_betas() -> None:
     if acted:
         APPLIED.append('int_adam_betas')
 
+
+def _block_transformers_import() -> None:
+    """mmengine 0.10.7 imports transformers (0.4 s, installed for mmagic) as
+    its optimizer builder loads, only to register ``Adafactor``, so every
+    model would pay for it. Until the builder has executed, ``import
+    transformers`` fails as if it were absent (a ``None`` entry in
+    ``sys.modules``); :func:`_register_lazy_adafactor` then restores it."""
+    if ('transformers' not in sys.modules
+            and importlib.util.find_spec('transformers') is not None):
+        sys.modules['transformers'] = None
+
+
+def _adafactor(params, *args, **kwargs):
+    """transformers' ``Adafactor``, imported when an optimizer is built."""
+    from transformers import Adafactor
+    return Adafactor(params, *args, **kwargs)
+
+
+def _register_lazy_adafactor() -> None:
+    """Registers ``Adafactor`` as mmengine would have, without importing
+    transformers before it is built (see :func:`_block_transformers_import`).
+    """
+    if 'transformers' not in sys.modules or sys.modules['transformers']:
+        return
+    del sys.modules['transformers']
+    from mmengine.optim.optimizer.builder import OPTIMIZERS
+    if 'Adafactor' not in OPTIMIZERS.module_dict:
+        OPTIMIZERS.register_module(name='Adafactor', module=_adafactor)
+        APPLIED.append('lazy_adafactor')
 
 
 def _register_mmpretrain_clip() -> None:
@@ -362,15 +477,30 @@ def _resolve_mmext_configs() -> None:
     APPLIED.append('editable_install_path')
 
 
+def _patch_mmengine_runtime() -> None:
+    """What mmext changes in mmengine's training runtime, applied once its
+    runner is imported: the collate_fn shim, weights_only-safe atomic
+    checkpoints (:mod:`mmext.checkpoint`) and the crash-safe CheckpointHook
+    (:mod:`mmext.engine.hooks`)."""
+    _drop_scope_from_collate_fn()
+    importlib.import_module('mmext.checkpoint')
+    importlib.import_module('mmext.engine.hooks')
+
+
 def apply_all() -> None:
-    """Apply every shim; each acts only where its name is still missing."""
-    _restore_quantization_names()
+    """Apply the shims whose targets are light (mmcv's extension, the mmcls
+    alias, config inheritance) and hook the others to the upstream modules
+    they patch; each acts only where its name is still missing."""
     _stand_in_for_mmcv_ext()
     _alias_mmcls_to_mmpretrain()
-    _accept_int_adam_betas()
-    _register_mmpretrain_clip()
-    _drop_scope_from_collate_fn()
     _resolve_mmext_configs()
+    when_imported('mmrazor', _restore_quantization_names, before=True)
+    when_imported('mmengine.optim.optimizer.builder',
+                  _block_transformers_import, before=True)
+    when_imported('mmengine.optim.optimizer.builder', _register_lazy_adafactor)
+    when_imported('mmengine.optim.optimizer.builder', _accept_int_adam_betas)
+    when_imported('mmpretrain.models', _register_mmpretrain_clip)
+    when_imported('mmengine.runner', _patch_mmengine_runtime)
 
 
 apply_all()

@@ -15,5 +15,7 @@ PIP=("$VENV/bin/python" -m pip install --quiet --disable-pip-version-check)
 # mmagic's declared dependencies would replace torch: install it alone.
 "${PIP[@]}" --no-deps -r requirements/mmagic.txt
 "${PIP[@]}" --no-deps -e .
-"$VENV/bin/python" -c "import mmext" >/dev/null
+# Every family, so that the whole pinned stack is imported once together.
+"$VENV/bin/python" -c "import mmext.classification, mmext.correspondence, \
+mmext.flow, mmext.generation, mmext.razor" >/dev/null
 echo "mmext environment ready: $VENV"

@@ -24,6 +24,11 @@ def parse_args():
         action=DictAction,
         help='override settings of the config, key=value pairs')
     parser.add_argument(
+        '--amp',
+        action='store_true',
+        help='mixed precision: autocast to bf16 on CPU, fp16 on CUDA '
+        '(sets test_cfg.fp16, mmengine\'s TestLoop key)')
+    parser.add_argument(
         '--launcher',
         choices=['none', 'pytorch', 'slurm', 'mpi'],
         default='none',
@@ -42,6 +47,8 @@ def main():
         raise UserError(f'--out must be a .pkl file, got {args.out}')
     cfg = load_config(args.config, args.cfg_options)
     cfg.launcher = args.launcher
+    if args.amp:
+        cfg.test_cfg = dict(cfg.get('test_cfg') or {}, fp16=True)
     set_work_dir(cfg, args.work_dir, args.config)
     # Weights are loaded below with an exact-fit check instead of load_from,
     # which would only warn about missing or unexpected keys.

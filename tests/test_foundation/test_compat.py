@@ -10,6 +10,7 @@ from mmext import compat
 
 
 def test_quantization_names_are_restored_and_behave_like_torch_113():
+    import mmrazor  # noqa: F401  (the shim acts right before mmrazor imports)
     from torch.ao.quantization import fuser_method_mappings as fmm
     from torch.ao.quantization.backend_config import BackendPatternConfig
 

@@ -567,23 +567,47 @@ def test_constraints_measure_flops_only_within_the_parameter_bound(
     large = flownas.subnet_num_params(largest())
     loop = search_runner(tmp_path, (small + large) / 2e6,
                          tmp_path / 'unused.pth').train_loop
-    measured = []
-    estimate = loop.estimator.estimate
-    loop.estimator.estimate = lambda model: measured.append(count(model)) \
-        or estimate(model)
+    counted = []
+    count_flops = loop.estimator.count_flops
+    loop.estimator.count_flops = lambda model, *args: counted.append(
+        type(model).__name__) or count_flops(model, *args)
     is_pass, resources = loop._check_constraints(
         loop.model.arch_to_choices(largest()))
     # Counted, not built: no FLOPs or latency for a subnet over the bound.
-    assert not is_pass and measured == []
+    assert not is_pass and counted == []
     assert resources == dict(params=round(large / 1e6, 4))
     small_choices = loop.model.arch_to_choices(smallest())
     is_pass, resources = loop._check_constraints(small_choices)
-    assert is_pass and measured == [small]
+    # The encoders' FLOPs; the first measured subnet also counts the rest.
+    assert is_pass and counted == ['_RAFTEncoders', 'RAFT']
     assert resources['params'] == round(small / 1e6, 4)
     assert resources['flops'] > 0
-    # Each architecture is measured once.
+    # Each architecture is measured once, the rest of RAFT once per search.
     loop._check_constraints(small_choices)
-    assert measured == [small]
+    loop._check_constraints(loop.model.arch_to_choices(largest()))
+    assert counted == ['_RAFTEncoders', 'RAFT']
+
+
+def test_subnet_flops_equal_the_standalone_rafts_count(tmp_path, flownas):
+    loop = search_runner(tmp_path, 100., tmp_path / 'unused.pth').train_loop
+    # Not a multiple of 8: RAFT pads it to 32x40 before its encoders.
+    loop.estimator.input_shape = (1, 6, 30, 36)
+    rng = random.Random(3)
+    archs = [largest(), smallest()] + [{
+        k: [rng.choice(c) for c in v]
+        for k, v in FLOWNAS_SEARCH_SPACE.items()
+    } for _ in range(3)]
+    flops = []
+    for arch in archs:
+        full = loop.estimator.estimate(loop._standalone(arch))['flops']
+        assert loop._subnet_flops(arch) == full, arch
+        flops.append(full)
+    assert flops[0] > max(flops[2:]) and min(flops[2:]) > flops[1]
+    # A latency bound runs each candidate's standalone RAFT instead.
+    loop.estimator.flow_latency_cfg = dict(num_warmup=0, num_iters=1)
+    _, resources = loop._check_constraints(
+        loop.model.arch_to_choices(archs[2]))
+    assert resources['flops'] == flops[2] and resources['latency'] > 0
 
 
 def test_breeding_fills_slots_only_with_unevaluated_architectures(tmp_path):

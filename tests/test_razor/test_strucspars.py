@@ -1,6 +1,7 @@
 """Structured sparsification with learnable channel shuffle
 (mmext.razor.strucspars): permutation steps, group selection, regulariser,
-lambda schedule, deploy conversion, export and a short Runner run."""
+lambda schedule, deploy conversion and its folding, export and a short Runner
+run."""
 import glob
 import importlib.util
 import itertools
@@ -12,6 +13,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+import torch.fx as fx
 import torch.nn as nn
 from mmengine.config import Config
 from mmengine.logging import MessageHub, MMLogger
@@ -23,7 +25,8 @@ from mmengine.runner.checkpoint import save_checkpoint
 import mmext  # noqa: F401
 from mmext.checkpoint import load_local_checkpoint, load_model_weights
 from mmext.razor.strucspars import (PermutedGroupConv2d, SparsityLambdaHook,
-                                    StructuredSparsification, to_deploy)
+                                    StructuredSparsification,
+                                    fold_permutations, to_deploy)
 from mmext.razor.strucspars import grouping, permutation
 
 from ..conftest import REPO
@@ -331,15 +334,9 @@ def _randomise_norms(model, generator):
             module.running_var = torch.rand(n, generator=generator) + 0.5
 
 
-@pytest.mark.parametrize('name,backbone,channels', [
-    ('resnet18', dict(type='ResNet', depth=18), 512),
-    ('cifar-resnet20', dict(type='CifarResNet', depth=20), 64),
-    ('densenet121', dict(type='DenseNet', arch='121'), 1024),
-    ('mobilenet-v2', dict(type='MobileNetV2', widen_factor=0.5), 1280),
-])
-def test_deploy_output_equals_masked_output(name, backbone, channels):
-    init_default_scope('mmpretrain')
-    generator = torch.Generator().manual_seed(0)
+def _shuffled_algorithm(backbone, channels, generator, groups_of):
+    """A sparsification of a random classifier with random permutations and
+    ``groups_of(levels)`` groups per conv, in eval mode."""
     algorithm = StructuredSparsification(_classifier(backbone, channels))
     _randomise_norms(algorithm, generator)
     groups = {}
@@ -349,18 +346,35 @@ def test_deploy_output_equals_masked_output(name, backbone, channels):
                                               generator=generator))
         shuffle.in_perm.copy_(torch.randperm(conv.in_channels,
                                              generator=generator))
-        levels = permutation.block_levels(conv.out_channels, conv.in_channels)
-        groups[conv_name] = 2**int(
-            torch.randint(levels + 1, (1, ), generator=generator))
+        groups[conv_name] = groups_of(
+            permutation.block_levels(conv.out_channels, conv.in_channels))
     algorithm.set_groups(groups)
-    algorithm.eval()
+    return algorithm.eval(), groups
+
+
+@pytest.mark.parametrize('name,backbone,channels', [
+    ('resnet18', dict(type='ResNet', depth=18), 512),
+    ('resnet50', dict(type='ResNet', depth=50), 2048),
+    ('cifar-resnet20', dict(type='CifarResNet', depth=20), 64),
+    ('densenet121', dict(type='DenseNet', arch='121'), 1024),
+    ('mobilenet-v2', dict(type='MobileNetV2', widen_factor=0.5), 1280),
+])
+def test_deploy_output_equals_masked_output(name, backbone, channels):
+    init_default_scope('mmpretrain')
+    generator = torch.Generator().manual_seed(0)
+    algorithm, groups = _shuffled_algorithm(
+        backbone, channels, generator, lambda levels: 2**int(
+            torch.randint(levels + 1, (1, ), generator=generator)))
     deploy = to_deploy(algorithm).eval()
-    algorithm.mask_weights()
     inputs = torch.randn(2, 3, 32, 32, generator=generator)
+    folded = fold_permutations(deploy, inputs)
+    algorithm.mask_weights()
     with torch.no_grad():
         expected = algorithm.architecture(inputs)
         actual = deploy(inputs)
+        actual_folded = folded(inputs)
     torch.testing.assert_close(actual, expected, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(actual_folded, expected, rtol=1e-4, atol=1e-5)
 
     grouped = [
         m for m in deploy.modules() if isinstance(m, PermutedGroupConv2d)
@@ -368,6 +382,10 @@ def test_deploy_output_equals_masked_output(name, backbone, channels):
     assert len(grouped) == sum(count > 1 for count in groups.values()) > 0
     assert all(m.groups == groups[n] for n, m in deploy.named_modules()
                if isinstance(m, PermutedGroupConv2d))
+    # Every batch norm behind a conv is fused; DenseNet-121's behind a
+    # concatenation (58 layers, 3 transitions, the last) stay.
+    norms = sum(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+    assert norms == (58 + 3 + 1 if name == 'densenet121' else 0)
     if name == 'mobilenet-v2':  # depthwise convs are left as they are
         depthwise = {
             n
@@ -375,6 +393,114 @@ def test_deploy_output_equals_masked_output(name, backbone, channels):
             if isinstance(m, nn.Conv2d) and m.groups > 1
         }
         assert depthwise and not depthwise & set(algorithm.conv_names)
+
+
+def _index_ops(graph_module):
+    return sum(
+        node.op == 'call_method'
+        and node.target in ('index_select', 'index_add_')
+        for node in graph_module.graph.nodes)
+
+
+def test_folding_leaves_one_index_per_junction():
+    """ResNet-50 with every conv grouped: tracing through the unfolded
+    convs finds two copies per conv; folded, each bottleneck keeps one index
+    at each conv input and one scatter into its residual add (plus the
+    downsample's input and the natural order before the neck's flatten)."""
+    init_default_scope('mmpretrain')
+    generator = torch.Generator().manual_seed(1)
+    algorithm, groups = _shuffled_algorithm(
+        dict(type='ResNet', depth=50), 2048, generator, lambda levels: 2)
+    deploy = to_deploy(algorithm).eval()
+    inputs = torch.randn(1, 3, 32, 32, generator=generator)
+    folded = fold_permutations(deploy, inputs)
+
+    unfolded = fx.GraphModule(deploy, fx.Tracer().trace(
+        deploy, concrete_args=dict(data_samples=None, mode='tensor')))
+    assert _index_ops(unfolded) == 2 * len(groups) == 104
+    blocks, downsamples = 16, 4
+    assert _index_ops(folded) == 4 * blocks + downsamples + 1
+    assert sum(node.target == 'index_add_'
+               for node in folded.graph.nodes) == blocks
+    algorithm.mask_weights()
+    with torch.no_grad():
+        torch.testing.assert_close(
+            folded(inputs), algorithm.architecture(inputs), rtol=1e-4,
+            atol=1e-5)
+
+
+def _permuted_conv(channels_in, channels_out, groups, generator):
+    conv = PermutedGroupConv2d(channels_in, channels_out, 3, padding=1,
+                               groups=groups)
+    nn.init.normal_(conv.weight, generator=generator)
+    conv.in_perm.copy_(torch.randperm(channels_in, generator=generator))
+    conv.out_perm_inv.copy_(torch.randperm(channels_out,
+                                           generator=generator))
+    return conv
+
+
+def test_dense_neighbours_absorb_the_permutations():
+    generator = torch.Generator().manual_seed(2)
+    model = nn.Sequential(
+        nn.Conv2d(3, 8, 3), nn.BatchNorm2d(8), nn.ReLU(),
+        _permuted_conv(8, 16, 4, generator), nn.BatchNorm2d(16), nn.ReLU(),
+        nn.MaxPool2d(2), nn.Conv2d(16, 4, 1))
+    _randomise_norms(model, generator)
+    model.eval()
+    inputs = torch.randn(2, 3, 8, 8, generator=generator)
+    folded = fold_permutations(model, inputs)
+    with torch.no_grad():
+        torch.testing.assert_close(folded(inputs), model(inputs), rtol=1e-4,
+                                   atol=1e-5)
+    assert _index_ops(folded) == 0
+    assert not any(isinstance(m, nn.BatchNorm2d) for m in folded.modules())
+
+
+class _Branches(nn.Module):
+    """Two grouped convs on one input, added; the ``reused`` operands are
+    read again after the addition.
+
+    Args:
+        generator (torch.Generator): For the weights and permutations.
+        reused (tuple[str]): Names among 'left' and 'right'.
+    """
+
+    def __init__(self, generator, reused):
+        super().__init__()
+        self.reused = reused
+        self.stem = nn.Conv2d(3, 8, 3, padding=1)
+        self.left = _permuted_conv(8, 8, 2, generator)
+        self.right = _permuted_conv(8, 8, 4, generator)
+        self.act = nn.ReLU(inplace=True)
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        operands = dict(left=self.left(x), right=self.act(self.right(x)))
+        total = self.head(operands['left'] + operands['right'])
+        return (total, ) + tuple(operands[name] * 2 for name in self.reused)
+
+
+@pytest.mark.parametrize('reused', [(), ('right', ), ('left', 'right')])
+def test_addition_overwrites_only_an_operand_read_by_nobody_later(reused):
+    """The addition scatters one operand into the other in place while one
+    of them is not read again, else it copies one into the other's order;
+    each reused operand is copied into the natural order for its reader."""
+    generator = torch.Generator().manual_seed(3)
+    model = _Branches(generator, reused).eval()
+    inputs = torch.randn(2, 3, 6, 6, generator=generator)
+    folded = fold_permutations(model, inputs)
+    with torch.no_grad():
+        expected = model(inputs)
+        actual = folded(inputs)
+    assert len(actual) == len(expected) == 1 + len(reused)
+    for a, e in zip(actual, expected):
+        torch.testing.assert_close(a, e, rtol=1e-4, atol=1e-5)
+    in_place = sum(n.target == 'index_add_' for n in folded.graph.nodes)
+    assert in_place == (len(reused) < 2)
+    # Two gathers (the stem feeds both branches, so it keeps its order),
+    # one for the addition, one per reused operand.
+    assert _index_ops(folded) == 3 + len(reused)
 
 
 def test_cifar_resnets_have_the_papers_sizes():

@@ -6,6 +6,7 @@ the plain dot product through a single config key. Every cost volume compares
 only :meth:`CostVolume.transform`.
 """
 import math
+from typing import Tuple
 
 import torch
 import torch.nn.functional as F
@@ -34,6 +35,16 @@ class CostVolume(nn.Module):
         """Map features into the space where the dot product is taken."""
         return feat
 
+    def features(self, feat1: Tensor,
+                 feat2: Tensor) -> Tuple[Tensor, Tensor]:
+        """Both feature maps in the space where the dot product is taken.
+
+        The volume is ``features(f1, f2)`` compared by a plain dot product; a
+        lookup that computes only some of its entries (RAFT's memory-efficient
+        lookup) calls this once and takes the dot products itself.
+        """
+        return self.transform(feat1), self.transform(feat2)
+
     def all_pairs(self, feat1: Tensor, feat2: Tensor) -> Tensor:
         """All-pairs correlation ``transform(f1)^T transform(f2) / sqrt(C)``.
 
@@ -45,7 +56,7 @@ class CostVolume(nn.Module):
             Tensor: Shape (B, H, W, H, W); entry [b, i, j, k, l] compares pixel
             (i, j) of image 1 with pixel (k, l) of image 2.
         """
-        feat1, feat2 = self.transform(feat1), self.transform(feat2)
+        feat1, feat2 = self.features(feat1, feat2)
         B, C, H, W = feat1.shape
         corr = torch.matmul(
             feat1.view(B, C, H * W).transpose(1, 2), feat2.view(B, C, H * W))
@@ -70,7 +81,7 @@ class CostVolume(nn.Module):
             Tensor: Shape (B, (2d+1)^2, H, W); channel ``(dy + d) * (2d+1) +
             (dx + d)`` holds ``sum_c f1[c, y, x] * f2[c, y + dy, x + dx]``.
         """
-        feat1, feat2 = self.transform(feat1), self.transform(feat2)
+        feat1, feat2 = self.features(feat1, feat2)
         H, W = feat1.shape[-2:]
         d = max_displacement
         feat2 = F.pad(feat2, (d, d, d, d))

@@ -13,9 +13,9 @@ parameterised spectrally as ``W = P^T D P``:
 Because ``f1^T W f2 = (sqrt(D) P f1)^T (sqrt(D) P f2)``, only the feature
 transform changes (:meth:`LearnableCostVolume.transform`): each feature map
 gets one 1x1 transform by ``sqrt(D) P`` and the vanilla correlation (all-pairs
-for RAFT, local for PWC-Net) runs unchanged; ``all_pairs`` / ``local`` are
-wrapped only so that both maps share one solve. With ``raw_A = I`` and
-``raw_D = 0`` the transform is the identity matrix exactly, so an LCV model
+for RAFT, local for PWC-Net, or RAFT's on-demand windows) runs unchanged;
+``features`` is wrapped only so that both maps share one solve. With
+``raw_A = I`` and ``raw_D = 0`` the transform is the identity matrix exactly, so an LCV model
 reproduces the vanilla model bit for bit, and vanilla checkpoints load with the
 LCV parameters (``raw_A``, ``raw_D`` of each cost volume) as the only missing
 keys.
@@ -71,7 +71,7 @@ class LearnableCostVolume(CostVolume):
         # in triu(A) - triu(A)^T); identity is the reference initialisation.
         self.raw_A = nn.Parameter(torch.eye(channels))
         self.raw_D = nn.Parameter(torch.zeros(channels))
-        # sqrt(D) P while an all_pairs/local call runs, so that its two
+        # sqrt(D) P while a features() call runs, so that its two
         # transform() calls share one solve; None outside such a call.
         self._shared_matrix = None
 
@@ -155,13 +155,12 @@ class LearnableCostVolume(CostVolume):
         finally:
             self._shared_matrix = None
 
-    def all_pairs(self, feat1: Tensor, feat2: Tensor) -> Tensor:
-        """:meth:`CostVolume.all_pairs` with one solve for both feature maps."""
-        with self._one_solve():
-            return super().all_pairs(feat1, feat2)
+    def features(self, feat1: Tensor,
+                 feat2: Tensor) -> Tuple[Tensor, Tensor]:
+        """:meth:`CostVolume.features` with one solve for both feature maps.
 
-    def local(self, feat1: Tensor, feat2: Tensor,
-              max_displacement: int) -> Tensor:
-        """:meth:`CostVolume.local` with one solve for both feature maps."""
+        ``all_pairs``, ``local`` and RAFT's memory-efficient lookup all
+        transform through this method, so each pays one solve per call.
+        """
         with self._one_solve():
-            return super().local(feat1, feat2, max_displacement)
+            return super().features(feat1, feat2)

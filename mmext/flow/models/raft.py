@@ -7,7 +7,7 @@ correlation pyramid, lookup, the recurrent update operator (motion encoder, GRU,
 flow head), convex upsampling, and the estimator that joins them.
 """
 import math
-from typing import List, Optional, Sequence, Tuple, Union
+from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
 import torch.nn.functional as F
@@ -18,6 +18,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from torch.utils.checkpoint import checkpoint
 
 from mmext.registry import MODELS
+from ..amp import full_precision
 from .base import FlowEstimator, build_component
 
 # ---------------------------------------------------------------------------
@@ -380,39 +381,115 @@ class CorrelationPyramid(nn.Module):
     def forward(self, corr: Tensor) -> List[Tensor]:
         """(B, H, W, H, W) volume -> levels of shape (B*H*W, 1, H/2^l, W/2^l)."""
         B, H, W = corr.shape[:3]
-        pyramid = [corr.reshape(B * H * W, 1, H, W)]
+        return self.pool_levels(corr.reshape(B * H * W, 1, H, W))
+
+    def pool_levels(self, x: Tensor) -> List[Tensor]:
+        """(N, C, H, W) -> levels (N, C, H/2^l, W/2^l), each the 2x2 average
+        of the previous one.
+
+        Pooling image-2 features (B, C, H, W) gives the memory-efficient
+        lookup its levels: level l of the volume is the correlation with level
+        l of the features, because the correlation is linear in them.
+        """
+        pyramid = [x]
         for _ in range(self.num_levels - 1):
             pyramid.append(self.pool(pyramid[-1]))
         return pyramid
+
+
+class OnDemandPyramid(NamedTuple):
+    """What the memory-efficient lookup reads instead of the all-pairs volume.
+
+    Args:
+        feat1 (Tensor): Image-1 features in the cost volume's dot-product
+            space, (B, C, H, W).
+        feat2_levels (List[Tensor]): Image-2 features in that space, pooled as
+            the volume's levels are, (B, C, H/2^l, W/2^l).
+    """
+    feat1: Tensor
+    feat2_levels: List[Tensor]
 
 
 @MODELS.register_module()
 class CorrLookup(nn.Module):
     """Samples each pyramid level in a (2r+1)^2 window around where flow points.
 
+    Two paths give the same numbers (within float rounding). The all-pairs
+    path (mmflow's) samples the pooled all-pairs volume, (H*W)^2 entries at
+    level 0: about 4 GiB for a 1088x1920 image. The memory-efficient path
+    (``memory_efficient=True``) computes only the windowed entries, on demand
+    at every iteration, from the pooled image-2 features: bilinear sampling is
+    linear, so sampling the volume equals the dot product with bilinearly
+    sampled features. Each window's sample points share one fractional offset,
+    so it takes the dot products at the (2r+2)^2 integer points around the
+    window and interpolates them; the dot products come from one matrix
+    product per tile of image-1 pixels against the box of image-2 features
+    that the tile's windows cover, so the cost follows how far the flow of
+    neighbouring pixels spreads (worst case: the level's all-pairs volume,
+    computed in tile-sized pieces). Memory: O(H*W*(2r+2)^2) instead of
+    O((H*W)^2); time: more, since the dot products are redone every iteration
+    (measured in configs/raft/README.md).
+
+    ``memory_efficient='auto'`` takes the memory-efficient path when the
+    all-pairs volume of a batch would exceed ``auto_bytes`` (rule of thumb:
+    all-pairs while it fits, since it is faster).
+
     Args:
         radius (int): Window radius r. Defaults to 4.
         mode (str): ``grid_sample`` interpolation. Defaults to 'bilinear'.
         padding_mode (str): ``grid_sample`` padding. Defaults to 'zeros'.
         align_corners (bool): ``grid_sample`` corner convention. Defaults to True.
+        memory_efficient (bool | str): True, False or 'auto' (see above). The
+            memory-efficient path needs the defaults of the three keys above.
+            Defaults to False.
+        auto_bytes (int): The all-pairs volume size, in bytes at level 0 for
+            the whole batch, above which 'auto' computes windows on demand.
+            Defaults to 2**30 (1 GiB: images up to about 768x1344 at batch 1
+            stay all-pairs).
+        tile (int): Side of the square tiles of image-1 pixels at level 0
+            (doubling per level) of the memory-efficient path. Defaults to 8.
     """
 
     def __init__(self,
                  radius: int = 4,
                  mode: str = 'bilinear',
                  padding_mode: str = 'zeros',
-                 align_corners: bool = True) -> None:
+                 align_corners: bool = True,
+                 memory_efficient: Union[bool, str] = False,
+                 auto_bytes: int = 2**30,
+                 tile: int = 8) -> None:
         super().__init__()
+        if memory_efficient not in (True, False, 'auto'):
+            raise ValueError('CorrLookup: memory_efficient must be True, '
+                             f"False or 'auto', got {memory_efficient!r}")
+        if memory_efficient and (mode, padding_mode, align_corners) != (
+                'bilinear', 'zeros', True):
+            raise ValueError(
+                'CorrLookup: memory_efficient needs mode=\'bilinear\', '
+                'padding_mode=\'zeros\', align_corners=True')
         self.radius = radius
         self.mode = mode
         self.padding_mode = padding_mode
         self.align_corners = align_corners
+        self.memory_efficient = memory_efficient
+        self.auto_bytes = auto_bytes
+        self.tile = tile
 
-    def forward(self, corr_pyramid: Sequence[Tensor], flow: Tensor) -> Tensor:
+    def on_demand(self, feat: Tensor) -> bool:
+        """Whether features of this (B, C, H, W) shape take the on-demand path."""
+        if self.memory_efficient != 'auto':
+            return bool(self.memory_efficient)
+        B, _, H, W = feat.shape
+        return B * (H * W)**2 * 4 > self.auto_bytes
+
+    def forward(self, corr_pyramid: Union[Sequence[Tensor], OnDemandPyramid],
+                flow: Tensor) -> Tensor:
         """Look up the pyramid at ``pixel + flow``.
 
         Args:
-            corr_pyramid (Sequence[Tensor]): Levels (B*H*W, 1, h, w).
+            corr_pyramid (Sequence[Tensor] | OnDemandPyramid): All-pairs
+                levels (B*H*W, 1, h, w), or the features to compute the
+                windows from.
             flow (Tensor): Current flow (B, 2, H, W) at feature resolution.
 
         Returns:
@@ -424,6 +501,13 @@ class CorrLookup(nn.Module):
             torch.arange(W, device=flow.device),
             indexing='ij')
         targets = torch.stack((xs, ys)).float()[None] + flow
+        if isinstance(corr_pyramid, OnDemandPyramid):
+            features = [
+                self._windows(corr_pyramid.feat1, feat2, targets / 2**level,
+                              self.tile * 2**level)
+                for level, feat2 in enumerate(corr_pyramid.feat2_levels)
+            ]
+            return torch.cat(features, dim=1)
         targets = targets.permute(0, 2, 3, 1).reshape(B * H * W, 1, 1, 2)
         r = self.radius
         d = torch.linspace(-r, r, 2 * r + 1, device=flow.device)
@@ -445,6 +529,87 @@ class CorrLookup(nn.Module):
         y = points[..., 1] * 2. / max(H - 1, 1) - 1.
         return F.grid_sample(corr, torch.stack((x, y), dim=-1), self.mode,
                              self.padding_mode, self.align_corners)
+
+    def _windows(self, feat1: Tensor, feat2: Tensor, centres: Tensor,
+                 tile: int) -> Tensor:
+        """The all-pairs path's samples of one level, from the features.
+
+        Args:
+            feat1 (Tensor): Image-1 features (B, C, H, W).
+            feat2 (Tensor): This level's image-2 features (B, C, h, w).
+            centres (Tensor): Window centres (x, y) at this level, (B, 2, H, W).
+            tile (int): Side of the tiles of image-1 pixels.
+
+        Returns:
+            Tensor: (B, (2r+1)^2, H, W), window axis 0 shifting x.
+        """
+        B, C, H, W = feat1.shape
+        r, k = self.radius, 2 * self.radius + 2
+        starts, steps, fracs = [], [], []
+        for axis, size in ((0, feat2.shape[-1]), (1, feat2.shape[-2])):
+            centre = centres[:, axis]
+            if size == 1:
+                # grid_sample(align_corners=True) reads index 0 of a size-1
+                # axis wherever the point lies, so every window point does.
+                centre, step = torch.zeros_like(centre), 0
+            else:
+                step = 1
+            base = centre.floor()
+            fracs.append(centre - base)
+            # A window starting k or more outside the map reads only padding.
+            starts.append((base - r * step).clamp(-k, size).long() + k)
+            steps.append(step)
+        (x0, y0), (fx, fy) = starts, fracs
+        feat2 = F.pad(feat2, (k, k, k, k))
+        spans = [step * (k - 1) + 1 for step in steps]
+        grid = [torch.arange(k, device=feat1.device) * step for step in steps]
+        rows = []
+        for top in range(0, H, tile):
+            row = []
+            for left in range(0, W, tile):
+                window = (slice(top, top + tile), slice(left, left + tile))
+                row.append(
+                    torch.stack([
+                        self._tile_windows(feat1[b, :, window[0], window[1]],
+                                           feat2[b], x0[b][window],
+                                           y0[b][window], grid, spans)
+                        for b in range(B)
+                    ]))
+            rows.append(torch.cat(row, dim=2))
+        corr = torch.cat(rows, dim=1) / math.sqrt(C)  # (B, H, W, k_y, k_x)
+        fx, fy = fx[..., None, None], fy[..., None, None]
+        top_row = (1 - fx) * corr[..., :-1, :-1] + fx * corr[..., :-1, 1:]
+        bottom_row = (1 - fx) * corr[..., 1:, :-1] + fx * corr[..., 1:, 1:]
+        windows = (1 - fy) * top_row + fy * bottom_row
+        return windows.transpose(-1, -2).reshape(B, H, W, -1).permute(
+            0, 3, 1, 2)
+
+    @staticmethod
+    def _tile_windows(feat1: Tensor, feat2: Tensor, x0: Tensor, y0: Tensor,
+                      grid: List[Tensor], spans: List[int]) -> Tensor:
+        """Dot products of a tile's pixels with their (k, k) integer windows.
+
+        Args:
+            feat1 (Tensor): The tile's image-1 features (C, th, tw).
+            feat2 (Tensor): Padded image-2 features (C, h + 2k, w + 2k).
+            x0, y0 (Tensor): Window starts in the padded map, (th, tw).
+            grid (List[Tensor]): Window index offsets along x and y, (k,).
+            spans (List[int]): Window extent along x and y.
+
+        Returns:
+            Tensor: (th, tw, k, k), indexed [.., y, x].
+        """
+        C, th, tw = feat1.shape
+        left, right, top, bottom = torch.stack(
+            (x0.min(), x0.max(), y0.min(), y0.max())).tolist()
+        box_w = right - left + spans[0]
+        box = feat2[:, top:bottom + spans[1], left:left + box_w]
+        corr = feat1.reshape(C, th * tw).T @ box.reshape(C, -1)
+        ys = (y0 - top).reshape(-1, 1, 1) + grid[1].view(1, -1, 1)
+        xs = (x0 - left).reshape(-1, 1, 1) + grid[0].view(1, 1, -1)
+        k_y, k_x = len(grid[1]), len(grid[0])
+        index = (ys * box_w + xs).reshape(th * tw, k_y * k_x)
+        return corr.gather(1, index).view(th, tw, k_y, k_x)
 
 
 # ---------------------------------------------------------------------------
@@ -615,7 +780,10 @@ class RAFTDecoder(BaseModule):
         iters (int): Refinement iterations (training; RAFT's ``test_cfg`` may
             override it at test time).
         corr_op_cfg (dict): Lookup config; its ``radius`` is set to
-            ``radius``. Defaults to dict(type='CorrLookup', align_corners=True).
+            ``radius``; ``memory_efficient=True`` / ``'auto'`` computes the
+            windows from features instead of the all-pairs volume (see
+            :class:`CorrLookup`). Defaults to dict(type='CorrLookup',
+            align_corners=True).
         gru_type (str): 'SeqConv' or 'Conv'. Defaults to 'SeqConv'.
         feat_channels (int | Sequence[int]): Hidden widths of the flow and mask
             heads. Defaults to 256.
@@ -704,13 +872,13 @@ class RAFTDecoder(BaseModule):
         Returns:
             List[Tensor]: (B, 2, scale*H, scale*W) flows, the final one last.
         """
-        corr_pyramid = self.corr_block(
-            self.cost_volume.all_pairs(feat1, feat2))
+        corr_pyramid = self.correlation(feat1, feat2)
         flow_preds = []
         for _ in range(self.iters if iters is None else iters):
             # Gradients flow through each update, not into the flow it refines.
-            flow = flow.detach()
-            corr = self.corr_lookup(corr_pyramid, flow)
+            flow = flow.detach().float()
+            with full_precision(flow):
+                corr = self.corr_lookup(corr_pyramid, flow)
             motion = self.encoder(corr, flow)
             h = self.gru(h, torch.cat([cxt_feat, motion], dim=1))
             flow = flow + self.flow_pred(h)
@@ -719,19 +887,39 @@ class RAFTDecoder(BaseModule):
             flow_preds.append(self._upsample(flow, mask))
         return flow_preds
 
+    def correlation(
+            self, feat1: Tensor,
+            feat2: Tensor) -> Union[List[Tensor], OnDemandPyramid]:
+        """The pooled all-pairs volume, or the pooled features the lookup
+        computes its windows from (``corr_op_cfg.memory_efficient``); fp32
+        under autocast."""
+        with full_precision(feat1):
+            feat1, feat2 = feat1.float(), feat2.float()
+            if self.corr_lookup.on_demand(feat1):
+                feat1, feat2 = self.cost_volume.features(feat1, feat2)
+                return OnDemandPyramid(feat1,
+                                       self.corr_block.pool_levels(feat2))
+            return self.corr_block(self.cost_volume.all_pairs(feat1, feat2))
+
     def _upsample(self, flow: Tensor, mask: Optional[Tensor] = None) -> Tensor:
         """Full-resolution flow: each output pixel is a softmax-weighted mix of
         the 3x3 coarse flows around it, or bilinear without a mask."""
-        B, _, H, W = flow.shape
-        s = self.scale
-        if mask is None:
-            return s * F.interpolate(
-                flow, size=(s * H, s * W), mode='bilinear', align_corners=True)
-        weights = torch.softmax(mask.view(B, 1, 9, s, s, H, W), dim=2)
-        neighbours = F.unfold(
-            s * flow, [3, 3], padding=1).view(B, 2, 9, 1, 1, H, W)
-        up = torch.sum(weights * neighbours, dim=2)
-        return up.permute(0, 1, 4, 2, 5, 3).reshape(B, 2, s * H, s * W)
+        with full_precision(flow):
+            B, _, H, W = flow.shape
+            s = self.scale
+            flow = flow.float()
+            if mask is None:
+                return s * F.interpolate(
+                    flow,
+                    size=(s * H, s * W),
+                    mode='bilinear',
+                    align_corners=True)
+            weights = torch.softmax(
+                mask.float().view(B, 1, 9, s, s, H, W), dim=2)
+            neighbours = F.unfold(
+                s * flow, [3, 3], padding=1).view(B, 2, 9, 1, 1, H, W)
+            up = torch.sum(weights * neighbours, dim=2)
+            return up.permute(0, 1, 4, 2, 5, 3).reshape(B, 2, s * H, s * W)
 
     def losses(self,
                flow_preds: Sequence[Tensor],

@@ -13,10 +13,12 @@ top-k selection, mutation and crossover of the mutator's choices);
   the released search (mmrazor's breeding may return a parent unchanged or a
   candidate twice, and would spend the slot on a known result);
 * the parameters of a candidate are counted from its architecture first;
-  only candidates within the parameter bound are built as the subnet is
-  deployed, a standalone RAFT, for FLOPs and latency (mmrazor measures every
-  candidate in full, on a deep copy of the whole algorithm, teacher
-  included);
+  only candidates within the parameter bound are measured (mmrazor measures
+  every candidate in full, on a deep copy of the whole algorithm, teacher
+  included). Only the encoders are searched, so the FLOPs of the standalone
+  RAFT are those of the candidate's encoders, counted on the estimator's
+  input, plus those of the rest, counted once with a full RAFT; a latency
+  bound builds and runs each candidate's standalone RAFT;
 * every evaluated candidate is appended to ``candidates.jsonl`` and the
   population is saved in ``search_state.json`` (plain JSON) after sampling and
   after each generation, so an interrupted search resumes without evaluating
@@ -49,7 +51,7 @@ from mmengine.runner import Runner
 from mmrazor.engine import EvolutionSearchLoop, SubnetValLoop
 from mmrazor.models.task_modules import ResourceEstimator
 from mmrazor.models.task_modules.estimators.counters.flops_params_counter \
-    import params_units_convert
+    import get_model_flops_params, params_units_convert
 from mmrazor.registry import LOOPS, TASK_UTILS
 from mmrazor.structures import (Candidates, convert_fix_subnet,
                                 export_fix_subnet)
@@ -70,6 +72,22 @@ def _zeros_input(input_shape: Tuple[int, ...],
     """A defined input for counting: mmrazor's default is uninitialised
     memory, which a flow model may turn into NaN flows."""
     return dict(inputs=torch.zeros(input_shape, device=device))
+
+
+class _RAFTEncoders(nn.Module):
+    """RAFT's encoders alone, called as :meth:`RAFT.extract_feat` calls
+    them: the feature encoder on each image, the context encoder on the
+    first."""
+
+    def __init__(self, encoder: nn.Module, context: nn.Module) -> None:
+        super().__init__()
+        self.encoder, self.context = encoder, context
+
+    def forward(self, inputs: torch.Tensor) -> None:
+        img1, img2 = torch.split(inputs, self.encoder.in_channels, dim=1)
+        self.encoder(img1)
+        self.encoder(img2)
+        self.context(img1)
 
 
 @TASK_UTILS.register_module()
@@ -134,6 +152,29 @@ class FlowResourceEstimator(ResourceEstimator):
             results['latency'] = f'{latency} ms' if self.as_strings \
                 else latency
         return results
+
+    def count_flops(self, model: nn.Module, input_shape=None) -> float:
+        """FLOPs of ``model`` as :meth:`estimate` counts them, unrounded."""
+        cfg = dict(
+            self.flops_params_cfg,
+            input_shape=tuple(input_shape or self.input_shape),
+            units=None,
+            as_strings=False,
+            input_constructor=functools.partial(
+                _zeros_input, device=next(model.parameters()).device))
+        model.eval()
+        return get_model_flops_params(model, **cfg)[0]
+
+    def count_encoder_flops(self, encoder: nn.Module, context: nn.Module,
+                            size_divisor: int) -> float:
+        """FLOPs of a RAFT's feature and context encoders, unrounded, run as
+        RAFT runs them on the estimator's (padded) input pair."""
+        padded = [
+            size + -size % size_divisor for size in self.input_shape[-2:]
+        ]
+        return self.count_flops(
+            _RAFTEncoders(encoder, context),
+            (*self.input_shape[:-2], *padded))
 
     @torch.no_grad()
     def _latency(self,
@@ -352,6 +393,8 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
         #: Finished candidates by architecture: resources, metrics, fitness.
         self.records: Dict[str, dict] = {}
         self._resources: Dict[str, dict] = {}
+        #: FLOPs of the standalone RAFT outside its encoders (any subnet).
+        self._flops_outside_encoders: Optional[float] = None
         #: Candidates evaluated by this run (not read from a resumed one).
         self.num_evaluated = 0
 
@@ -503,15 +546,24 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
             self.calibrate_bn_statistics(self.runner.train_dataloader,
                                          self.calibrate_sample_num)
         self.runner.model.eval()
+        distiller = self.model.distiller
         distance, count = 0., 0
         for data_batch in self.dataloader:
-            outputs = self.runner.model.val_step(data_batch)
-            self.evaluator.process(data_samples=outputs, data_batch=data_batch)
-            if self.alignment_weight:
+            if not self.alignment_weight:
+                outputs = self.runner.model.val_step(data_batch)
+            else:
+                # The subnet's encoder features are recorded as it
+                # estimates the flow (as FlowNAS.alignment_distance would
+                # record them, without running the encoders again).
+                with distiller.student_recorders:
+                    outputs = self.runner.model.val_step(data_batch)
                 inputs = self.model.data_preprocessor(data_batch)['inputs']
+                self.model._record_teacher(inputs)
                 distance += float(
-                    self.model.alignment_distance(inputs)) * len(inputs)
+                    sum(distiller.compute_distill_losses().values())) * len(
+                        inputs)
                 count += len(inputs)
+            self.evaluator.process(data_samples=outputs, data_batch=data_batch)
         metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
         if count:
             metrics['alignment_distance'] = distance / count
@@ -532,12 +584,36 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
                     self.estimator.units['params'],
                     precision=4))
             if self._within(resources):
-                model = MMEXT_MODELS.build(self.model.subnet_cfg(arch))
-                model.to(next(self.model.parameters()).device)
-                resources = self.estimator.estimate(model)
+                if self.estimator.flow_latency_cfg is None:
+                    resources.update(
+                        flops=self._subnet_flops(arch), latency=0.)
+                else:
+                    resources = self.estimator.estimate(self._standalone(arch))
             self._resources[key] = resources
         resources = self._resources[key]
         return self._within(resources), resources
+
+    def _standalone(self, arch: Dict[str, List[int]]) -> nn.Module:
+        """The standalone RAFT of ``arch``, as the subnet is deployed."""
+        model = MMEXT_MODELS.build(self.model.subnet_cfg(arch))
+        return model.to(next(self.model.parameters()).device)
+
+    def _subnet_flops(self, arch: Dict[str, List[int]]) -> float:
+        """FLOPs of the standalone RAFT of ``arch`` (the estimator's units),
+        equal to :meth:`FlowResourceEstimator.estimate`'s: its encoders'
+        count plus that of the rest, which is the same for every subnet (the
+        encoders' outputs have fixed shapes) and counted once."""
+        cfg = self.model.subnet_cfg(arch)
+        device = next(self.model.parameters()).device
+        encoders = self.estimator.count_encoder_flops(
+            MMEXT_MODELS.build(cfg['encoder']).to(device),
+            MMEXT_MODELS.build(cfg['cxt_encoder']).to(device),
+            self.model.architecture.size_divisor)
+        if self._flops_outside_encoders is None:
+            self._flops_outside_encoders = self.estimator.count_flops(
+                self._standalone(arch)) - encoders
+        return params_units_convert(self._flops_outside_encoders + encoders,
+                                    self.estimator.units['flops'])
 
     def _within(self, resources: Dict[str, float]) -> bool:
         """Whether the measured ``resources`` meet their constraints."""

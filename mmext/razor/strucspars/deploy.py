@@ -6,7 +6,9 @@ computes the same as ``x[:, Q] -> grouped conv (g groups) -> y[:, P_inv]``; the
 grouped conv holds only the diagonal blocks, ``1/g`` of the weights and FLOPs.
 :func:`StrucSparsDeploySubModel` rebuilds that structure from a config (the
 group count per conv), so an exported checkpoint is evaluated and fine-tuned
-with the ordinary tools like any other model.
+with the ordinary tools like any other model. For inference,
+:func:`~.fold.fold_permutations` folds most gathers into the neighbouring
+layers.
 """
 import copy
 
