@@ -27,6 +27,11 @@ measurements alternate inside every repeat and the medians are compared).
    RAFT (the FlyingChairs recipe, exact count) is within each of
    ``--params-bounds`` M.
 
+5. FLOPs check: the encoder FLOPs count of a candidate within the bound
+   (FlowNAS-RAFT-S's encoders) at ``--flops-size`` (the Sintel search's
+   440x1024), encoders built and counted on the CPU (the previous loop) and
+   on the meta device (the current one), median of ``--repeats``.
+
 ``--sections`` runs a subset, e.g. ``--sections params``.
 """
 import argparse
@@ -60,7 +65,7 @@ PUBLISHED = {
                    f'flownas-raft-{name}_8xb2-100k_flyingchairs-368x496.py')
     for name in ('s', 'k')
 }
-SECTIONS = ('train_step', 'search', 'encoders', 'params')
+SECTIONS = ('train_step', 'search', 'encoders', 'params', 'flops')
 
 
 def parse_args() -> argparse.Namespace:
@@ -80,6 +85,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument(
         '--encoder-size', type=int, nargs=2, default=(368, 496))
     parser.add_argument('--subnets', type=int, default=1000)
+    parser.add_argument(
+        '--flops-size', type=int, nargs=2, default=(440, 1024))
     parser.add_argument(
         '--params-bounds', type=float, nargs='+', default=(5.0, 5.2))
     parser.add_argument(
@@ -304,6 +311,29 @@ def params_share(args):
     }
 
 
+def flops_check(args):
+    """Seconds of one encoder FLOPs count, CPU vs meta device, and the
+    counts (which must agree)."""
+    from mmext.razor.flownas.loops import FlowResourceEstimator
+    estimator = FlowResourceEstimator(input_shape=(1, 6, *args.flops_size))
+    cfg = Config.fromfile(PUBLISHED['s']).model
+    results = {}
+    for repeat in range(args.repeats):
+        for device in ('cpu', 'meta'):
+            start = time.perf_counter()
+            with torch.device(device):
+                encoder = MODELS.build(cfg.encoder)
+                context = MODELS.build(cfg.cxt_encoder)
+            flops = estimator.count_encoder_flops(encoder, context, 8)
+            results.setdefault(device, []).append(
+                (time.perf_counter() - start, flops))
+    return {
+        device: dict(
+            seconds=statistics.median(r[0] for r in runs),
+            flops=runs[0][1]) for device, runs in results.items()
+    }
+
+
 def main():
     args = parse_args()
     torch.set_num_threads(args.threads)
@@ -313,7 +343,8 @@ def main():
         train_step=train_steps,
         search=search_rates,
         encoders=encoders,
-        params=params_share)
+        params=params_share,
+        flops=flops_check)
     results = {name: measure[name](args) for name in args.sections}
     if 'train_step' in results:
         step = results['train_step']
@@ -350,6 +381,13 @@ def main():
                            for bound, share in results['params'].items())
         print(f'Random subnets ({args.subnets}, seed 0) within the bound: '
               f'{shares}')
+    if 'flops' in results:
+        cpu, meta = results['flops']['cpu'], results['flops']['meta']
+        print(f'Encoder FLOPs count at {args.flops_size[0]}x'
+              f'{args.flops_size[1]}: CPU {cpu["seconds"]:.2f} s, meta '
+              f'{meta["seconds"]:.2f} s (ratio '
+              f'{meta["seconds"] / cpu["seconds"]:.3f}); counts '
+              f'{cpu["flops"] / 1e9:.3f} / {meta["flops"] / 1e9:.3f} G')
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=1)

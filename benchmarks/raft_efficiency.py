@@ -2,7 +2,7 @@
 
 ``python benchmarks/raft_efficiency.py [--repeats 3] [--bf16-repeats 1]
 [--memory-size 1088 1920] [--checkpoint work_dirs/fp/qs1000/iter_1000.pth]
-[--scales 4 2]``; ``--repeats 0``, ``--memory-size 0 0`` and ``--scales``
+[--scales 4 2] [--compile]``; ``--repeats 0``, ``--memory-size 0 0`` and ``--scales``
 (empty) skip the timing, the memory and the accuracy parts.
 
 One model (the FlyingChairs recipe, seeded random weights) on one random
@@ -13,6 +13,9 @@ thread (``lcv_overhead.forward_seconds``), medians of interleaved repeats:
   (``corr_op_cfg.memory_efficient=True``), all-pairs under bf16 autocast
   (mmengine's ``autocast``, as ``--amp`` and ``TestLoop(fp16=True)`` run it),
   and bf16 with channels_last weights and input.
+- With ``--compile``: ``torch.compile`` (inductor, default mode) of a copy of
+  the fp32 all-pairs model, its first call (compilation) timed apart, then
+  compiled and eager calls alternating ``--repeats`` times.
 - Peak memory of one forward (1 iteration) at ``--memory-size``: the peak of
   the live bytes of PyTorch's CPU allocator (``lcv_overhead.peak_bytes``,
   tensor storage only), all-pairs vs memory-efficient, next to the analytic
@@ -22,10 +25,12 @@ thread (``lcv_overhead.forward_seconds``), medians of interleaved repeats:
   vs bf16, and the mean end-point difference between the two flows.
 """
 import argparse
+import copy
 import glob
 import os.path as osp
 import statistics
 import sys
+import time
 
 import numpy as np
 import torch
@@ -74,6 +79,10 @@ def parse_args() -> argparse.Namespace:
         nargs='*',
         default=[4, 2],
         help='Middlebury downscaling factors (none skips the accuracy cost)')
+    parser.add_argument(
+        '--compile',
+        action='store_true',
+        help='also time torch.compile (minutes of compilation on a CPU)')
     return parser.parse_args()
 
 
@@ -107,6 +116,32 @@ def time_variants(args, model, inputs) -> dict:
             print(f'  {name}: {seconds:.2f} s CPU', flush=True)
     configure(model, False, False)
     return {name: statistics.median(runs) for name, runs in times.items()}
+
+
+def compiled_times(args, model, inputs) -> dict:
+    """Compilation seconds (wall) and the medians of alternating eager and
+    compiled calls (CPU seconds)."""
+    eager = copy.deepcopy(model)
+    eager.test_cfg = dict(eager.test_cfg or {}, iters=args.iters)
+    compiled = torch.compile(eager)
+    start = time.perf_counter()
+    with torch.no_grad():
+        compiled(inputs, mode='tensor')
+    times = {'compilation (wall s)': time.perf_counter() - start}
+    runs = {'all-pairs fp32 eager': [], 'all-pairs fp32 torch.compile': []}
+    for repeat in range(max(args.repeats, 1)):
+        for name, module in (zip(runs, (eager, compiled)) if repeat % 2 == 0
+                             else reversed(list(zip(runs,
+                                                    (eager, compiled))))):
+            start = time.process_time()
+            with torch.no_grad():
+                module(inputs, mode='tensor')
+            runs[name].append(time.process_time() - start)
+            print(f'  {name}: {runs[name][-1]:.2f} s CPU', flush=True)
+    times.update(
+        {name: statistics.median(seconds)
+         for name, seconds in runs.items()})
+    return times
 
 
 def memory(model, size) -> dict:
@@ -166,6 +201,7 @@ def main() -> None:
           'one thread, CPU time, eval + no_grad, seeded random weights')
     forward_seconds(model, inputs, 1)  # warm-up
     times = time_variants(args, model, inputs) if args.repeats else {}
+    compiled = compiled_times(args, model, inputs) if args.compile else {}
     peaks = memory(model, args.memory_size) if all(args.memory_size) else {}
     rows = middlebury_epe(args.checkpoint, args.scales) if args.scales and (
         osp.isfile(args.checkpoint)) else []
@@ -176,6 +212,13 @@ def main() -> None:
         print('| --- | --- | --- |')
         for name, seconds in times.items():
             print(f'| {name} | {seconds:.2f} | {seconds / reference:.2f} |')
+    if compiled:
+        eager = compiled['all-pairs fp32 eager']
+        print(f'\ntorch.compile: compilation '
+              f'{compiled["compilation (wall s)"]:.0f} s wall; then '
+              f'{compiled["all-pairs fp32 torch.compile"]:.2f} s vs eager '
+              f'{eager:.2f} s CPU (ratio '
+              f'{compiled["all-pairs fp32 torch.compile"] / eager:.2f})')
     if peaks:
         h, w = args.memory_size
         print(f'\n| peak memory, {h}x{w}, 1 iteration | MiB | ratio |')

@@ -26,17 +26,22 @@ def mmext_scope():
         yield
 
 
-def test_translation_length_is_heavy_tailed_up_to_the_bound():
+@pytest.mark.parametrize('exponent', [2., 3.])
+def test_translation_length_is_heavy_tailed_up_to_the_bound(exponent):
     rng = np.random.default_rng(0)
     shifts = np.array([
-        flying_photos._heavy_tailed_motion(rng, np.zeros(2), 64., 0., 0.)[:2,
-                                                                         2]
-        for _ in range(400)
+        flying_photos._heavy_tailed_motion(rng, np.zeros(2), 64., exponent,
+                                           0., 0.)[:2, 2] for _ in range(400)
     ])
     lengths = np.hypot(*shifts.T)
-    # The law of 64 * U ** 3: P(length <= x) = (x / 64) ** (1 / 3).
-    assert stats.kstest(lengths, lambda x: np.clip(x / 64, 0, 1)**(1 / 3)
-                        ).pvalue > 0.01
+
+    def law(e):
+        """P(length <= x) = (x / 64) ** (1 / e), the law of 64 * U ** e."""
+        return lambda x: np.clip(x / 64, 0, 1)**(1 / e)
+
+    assert stats.kstest(lengths, law(exponent)).pvalue > 0.01
+    # ... and not that of the other exponent.
+    assert stats.kstest(lengths, law(5 - exponent)).pvalue < 1e-3
     # Directions are uniform: no preferred axis or sign.
     assert abs(np.mean(np.sign(shifts[:, 0]))) < 0.15
     assert abs(np.mean(np.sign(shifts[:, 1]))) < 0.15

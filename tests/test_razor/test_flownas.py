@@ -561,6 +561,31 @@ def test_search_fitness_adds_the_alignment_distance(interrupted_search):
         best['alignment_distance'], rel=1e-5)
 
 
+def test_teacher_cache_gives_the_recomputed_fitness(interrupted_search):
+    """Candidates after the first read the teacher's features from the cache;
+    their metrics equal those with the teacher recomputed, and a cached
+    entry whose inputs differ (a shuffled loader) is not used."""
+    loop = interrupted_search['loop']
+    assert list(loop._teacher_cache) == [0]  # one batch of two pairs
+    cache, used = dict(loop._teacher_cache), loop._teacher_cache_used
+    cached = loop._val_candidate()
+    inputs, buffers = cache[0]
+    loop._teacher_cache[0] = (inputs + 1, [[torch.zeros_like(t)
+                                            for t in buffer]
+                                           for buffer in buffers])
+    assert loop._val_candidate() == cached
+    loop._teacher_cache.clear()
+    loop.teacher_cache_bytes = 0
+    try:
+        recomputed = loop._val_candidate()
+        assert not loop._teacher_cache
+    finally:
+        loop._teacher_cache.update(cache)
+        loop.teacher_cache_bytes = 1024 * 2**20
+        loop._teacher_cache_used = used
+    assert cached == recomputed and cached['alignment_distance'] > 0
+
+
 def test_constraints_measure_flops_only_within_the_parameter_bound(
         tmp_path, flownas):
     small = flownas.subnet_num_params(smallest())

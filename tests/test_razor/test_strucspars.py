@@ -16,6 +16,7 @@ import torch
 import torch.fx as fx
 import torch.nn as nn
 from mmengine.config import Config
+from mmengine.fileio import load
 from mmengine.logging import MessageHub, MMLogger
 from mmengine.model import BaseModel
 from mmengine.registry import MODELS, init_default_scope
@@ -558,14 +559,31 @@ def test_exported_checkpoint_reloads_into_the_deploy_config(
     assert abs(ratio - 0.5) < 0.1
     deploy_cfg = Config.fromfile(str(out_dir / 'deploy_config.py'))
     assert deploy_cfg.load_from == str(out_dir / 'deploy.pth')
-    assert not deploy_cfg.custom_hooks
-    # What tools/test.py does: build the Runner, load with an exact fit, test.
-    deploy_cfg.work_dir = str(tmp_path / 'test')
+    assert [hook.type for hook in deploy_cfg.custom_hooks
+            ] == ['mmrazor.FoldPermutationsHook']
+    # What tools/test.py does: build the Runner, load with an exact fit, test
+    # (the hook folds the backbone before the first batch).
     deploy_cfg.test_dataloader.dataset.indices = 16
+    deploy_cfg.test_evaluator = dict(type='DumpResults', out_file_path=str(
+        tmp_path / 'folded.pkl'))
+    deploy_cfg.work_dir = str(tmp_path / 'test')
     runner = Runner.from_cfg(deploy_cfg)
     load_model_weights(runner.model, str(out_dir / 'deploy.pth'))
-    metrics = runner.test()
-    assert 'accuracy/top1' in metrics
+    runner.test()
+    assert isinstance(runner.model.backbone, torch.fx.GraphModule)
+    unfolded_cfg = deploy_cfg.copy()
+    unfolded_cfg.custom_hooks = []
+    unfolded_cfg.test_evaluator.out_file_path = str(tmp_path / 'plain.pkl')
+    unfolded_cfg.work_dir = str(tmp_path / 'test_unfolded')
+    unfolded = Runner.from_cfg(unfolded_cfg)
+    load_model_weights(unfolded.model, str(out_dir / 'deploy.pth'))
+    unfolded.test()
+    folded_scores = [r['pred_score'] for r in load(tmp_path / 'folded.pkl')]
+    plain_scores = [r['pred_score'] for r in load(tmp_path / 'plain.pkl')]
+    assert len(folded_scores) == 16
+    torch.testing.assert_close(
+        torch.stack(folded_scores), torch.stack(plain_scores),
+        rtol=1e-4, atol=1e-5)
 
     algorithm.set_groups(groups)
     algorithm.eval()

@@ -11,14 +11,15 @@ sparsified conv weights is pruned; the tool then writes, under DIR (default
 * ``deploy.pth``: the deploy model's weights (grouped convs and channel
   permutations);
 * ``deploy_config.py``: CONFIG with the model replaced by the deploy model
-  (``StrucSparsDeploySubModel``), the sparsification hooks removed and
-  ``load_from`` set to ``deploy.pth``: evaluate it with ``tools/test.py
-  deploy_config.py deploy.pth``, fine-tune it with ``tools/train.py
+  (``StrucSparsDeploySubModel``), the sparsification hooks replaced by
+  ``FoldPermutationsHook`` and ``load_from`` set to ``deploy.pth``: evaluate
+  it with ``tools/test.py deploy_config.py deploy.pth`` (which tests the
+  folded model), fine-tune it with ``tools/train.py
   deploy_config.py`` (or a fine-tune recipe that reads ``groups.json``);
 * ``groups.json``: the group count per conv.
 
-It checks that the deploy model computes what the masked dense model does,
-and prints FLOPs (multiply-adds) and parameters of both, counted by mmengine's
+It checks that the deploy model and its folded form compute what the masked
+dense model does, and prints FLOPs (multiply-adds) and parameters of both, counted by mmengine's
 analysis tools.
 """
 import argparse
@@ -35,7 +36,7 @@ from mmengine.runner.checkpoint import save_checkpoint, weights_to_cpu
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
 from mmext.checkpoint import load_model_weights
 from mmext.engine import DictAction, cli_main, load_config
-from mmext.razor.strucspars import to_deploy
+from mmext.razor.strucspars import fold_permutations, to_deploy
 
 SPARSIFICATION_HOOKS = ('PermutationUpdateHook', 'SparsityLambdaHook')
 
@@ -93,7 +94,7 @@ def deploy_config(cfg, groups, checkpoint):
     cfg.custom_hooks = [
         hook for hook in cfg.get('custom_hooks', [])
         if hook['type'].split('.')[-1] not in SPARSIFICATION_HOOKS
-    ]
+    ] + [dict(type='mmrazor.FoldPermutationsHook')]
     cfg.load_from = checkpoint
     cfg.resume = False
     return cfg
@@ -132,13 +133,16 @@ def main():
     inputs = torch.randn(2, 3, *args.input_size)
     with torch.no_grad():
         deploy_out = deploy(inputs)
+        folded_out = fold_permutations(deploy, inputs)(inputs)
         dense_flops, dense_params = complexity(algorithm.architecture,
                                                args.input_size)
         algorithm.mask_weights()
         masked_out = algorithm.architecture(inputs)
         deploy_flops, deploy_params = complexity(deploy, args.input_size)
     difference = (deploy_out - masked_out).abs().max().item()
+    folded_difference = (folded_out - masked_out).abs().max().item()
     torch.testing.assert_close(deploy_out, masked_out, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(folded_out, masked_out, rtol=1e-4, atol=1e-4)
 
     checkpoint = osp.abspath(osp.join(out_dir, 'deploy.pth'))
     save_checkpoint(
@@ -160,7 +164,8 @@ def main():
     print(f'p = {threshold:.6f}: {grouped} of {len(groups)} convs grouped, '
           f'{ratio:.2%} of their weights pruned '
           f'(requested {args.prune_ratio:.2%})')
-    print(f'deploy vs masked dense model: max |difference| {difference:.2e}')
+    print(f'deploy vs masked dense model: max |difference| {difference:.2e} '
+          f'(folded: {folded_difference:.2e})')
     print(f'{"":8}{"FLOPs":>14}{"params":>14}   (input '
           f'{args.input_size[0]}x{args.input_size[1]})')
     print(f'{"dense":8}{_size(dense_flops):>14}{_size(dense_params):>14}')

@@ -12,7 +12,7 @@ rendered, after FlyingChairs (Dosovitskiy et al., 2015):
   (channel order, per-channel gain, gamma).
 - Motion: every layer (the background too) moves independently by a
   translation of heavy-tailed length ``max_displacement * U(0, 1) ** 3``
-  (median 1/8 of the bound, 21% of the draws above half of it, as
+  by default (median 1/8 of the bound, 21% of the draws above half of it, as
   FlyingChairs' many small and some large displacements) in a uniform
   direction, plus a small rotation and zoom about its centre. Objects
   overlap and move differently, so they occlude one another.
@@ -35,11 +35,6 @@ from .synthetic import (_SPLITS, FlyingShapes, PlanarLayer, _affine,
                         _rotation, draw_shape, render_layers)
 
 __all__ = ['make_flying_photos_pair', 'FlyingPhotos']
-
-# Exponent of the displacement length: U(0, 1) ** 3 puts half the draws below
-# 1/8 of the bound and one in five above half of it.
-_TAIL_EXPONENT = 3
-
 
 def _photo_texture(rng: np.random.Generator, photos: Dict[str, np.ndarray],
                    height: int, width: int) -> np.ndarray:
@@ -67,11 +62,12 @@ def _photo_texture(rng: np.random.Generator, photos: Dict[str, np.ndarray],
 
 
 def _heavy_tailed_motion(rng: np.random.Generator, center: np.ndarray,
-                         max_displacement: float, max_rotation: float,
-                         max_zoom: float) -> np.ndarray:
+                         max_displacement: float, tail_exponent: float,
+                         max_rotation: float, max_zoom: float) -> np.ndarray:
     """Affine motion about ``center``: rotation and zoom ``2 ** U(-max_zoom,
-    max_zoom)``, then a translation of heavy-tailed length."""
-    length = max_displacement * rng.random()**_TAIL_EXPONENT
+    max_zoom)``, then a translation of length ``max_displacement *
+    U(0, 1) ** tail_exponent``."""
+    length = max_displacement * rng.random()**tail_exponent
     direction = rng.uniform(0, 2 * np.pi)
     shift = length * np.array([np.cos(direction), np.sin(direction)])
     angle = np.deg2rad(rng.uniform(-max_rotation, max_rotation))
@@ -82,7 +78,7 @@ def _heavy_tailed_motion(rng: np.random.Generator, center: np.ndarray,
 
 def _draw_layers(rng: np.random.Generator, height: int, width: int,
                  num_objects: Sequence[int], max_displacement: float,
-                 max_rotation: float,
+                 tail_exponent: float, max_rotation: float,
                  max_zoom: float) -> List[PlanarLayer]:
     """The photo background, then the objects from back to front."""
     photos = shipped_photos()
@@ -92,8 +88,8 @@ def _draw_layers(rng: np.random.Generator, height: int, width: int,
     place = _affine(np.eye(2), (-margin, -margin))
     motion = _heavy_tailed_motion(rng,
                                   np.array([width - 1, height - 1]) / 2,
-                                  max_displacement, max_rotation / 3,
-                                  max_zoom / 2)
+                                  max_displacement, tail_exponent,
+                                  max_rotation / 3, max_zoom / 2)
     layers = [
         PlanarLayer(
             _photo_texture(rng, photos, height + 2 * margin,
@@ -103,7 +99,7 @@ def _draw_layers(rng: np.random.Generator, height: int, width: int,
         shape, size, place, position = draw_shape(
             rng, height, width, radius_range=(0.08, 0.3), min_aspect=0.4)
         motion = _heavy_tailed_motion(rng, position, max_displacement,
-                                      max_rotation, max_zoom)
+                                      tail_exponent, max_rotation, max_zoom)
         layers.append(
             PlanarLayer(
                 _photo_texture(rng, photos, size, size), shape,
@@ -133,6 +129,7 @@ def make_flying_photos_pair(
         img_size: Sequence[int] = (128, 160),
         num_objects: Sequence[int] = (2, 7),
         max_displacement: float = 64.,
+        tail_exponent: float = 3.,
         max_rotation: float = 10.,
         max_zoom: float = 0.1,
         photometric: bool = True
@@ -147,7 +144,10 @@ def make_flying_photos_pair(
         num_objects (tuple[int, int]): Inclusive range of the number of
             foreground objects. Defaults to (2, 7).
         max_displacement (float): Bound of every layer's translation length
-            in pixels (heavy-tailed below it). Defaults to 64.
+            in pixels. Defaults to 64.
+        tail_exponent (float): The length is ``max_displacement * U(0, 1) **
+            tail_exponent``: 3 puts half the draws below 1/8 of the bound and
+            one in five above half of it, 1 is uniform. Defaults to 3.
         max_rotation (float): Bound of an object's rotation in degrees (a
             third for the background). Defaults to 10.
         max_zoom (float): Bound of an object's log2 zoom (half for the
@@ -166,7 +166,7 @@ def make_flying_photos_pair(
     rng = np.random.default_rng([seed, _SPLITS.index(split), index, 1])
     height, width = img_size
     layers = _draw_layers(rng, height, width, num_objects, max_displacement,
-                          max_rotation, max_zoom)
+                          tail_exponent, max_rotation, max_zoom)
     img1, img2, flow, valid = render_layers(layers, height, width)
     if photometric:
         img1, img2 = _change_lighting(rng, img1, img2)
@@ -189,8 +189,8 @@ class FlyingPhotos(FlyingShapes):
         pipeline (list): Transforms. Defaults to ().
         shape_cfg (dict, optional): Other :func:`make_flying_photos_pair`
             arguments (``num_objects``, ``max_displacement``,
-            ``max_rotation``, ``max_zoom``, ``photometric``). Defaults to
-            None.
+            ``tail_exponent``, ``max_rotation``, ``max_zoom``,
+            ``photometric``). Defaults to None.
         **kwargs: Other :class:`~.base.InMemoryFlowDataset` arguments.
     """
 

@@ -4,11 +4,13 @@ folded inference form."""
 from .algorithm import ConvShuffle, StructuredSparsification, groupable_convs
 from .deploy import PermutedGroupConv2d, StrucSparsDeploySubModel, to_deploy
 from .fold import fold_permutations
-from .hooks import PermutationUpdateHook, SparsityLambdaHook, next_lambda
+from .hooks import (FoldPermutationsHook, PermutationUpdateHook,
+                    SparsityLambdaHook, next_lambda)
 
 __all__ = [
     'ConvShuffle', 'StructuredSparsification', 'groupable_convs',
     'PermutedGroupConv2d', 'StrucSparsDeploySubModel', 'to_deploy',
     'fold_permutations',
-    'PermutationUpdateHook', 'SparsityLambdaHook', 'next_lambda'
+    'PermutationUpdateHook', 'SparsityLambdaHook', 'FoldPermutationsHook',
+    'next_lambda'
 ]

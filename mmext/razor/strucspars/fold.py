@@ -360,7 +360,9 @@ def fold_permutations(model, example_input):
         torch.fx.GraphModule: Called with the input alone; returns what
         ``model(input)`` returns.
     """
-    model = copy.deepcopy(model).eval()
+    # Not ``deepcopy(model).eval()``: mmpretrain's ResNet.train returns None.
+    model = copy.deepcopy(model)
+    model.eval()
     concrete_args = (
         dict(data_samples=None, mode='tensor')
         if isinstance(model, BaseModel) else None)

@@ -1,6 +1,6 @@
 """The schedules of structured sparsification: when the channel permutations
 are re-solved, and how the regulariser's coefficient ``lambda`` follows the
-model's sparsity towards the target.
+model's sparsity towards the target; and the test of the folded deploy model.
 
 Both act on a :class:`~.algorithm.StructuredSparsification` model. Per epoch,
 the permutation hook runs first (higher priority), so that the sparsity the
@@ -9,13 +9,18 @@ lambda hook measures belongs to the updated permutations, as in the paper.
 import time
 from collections import Counter
 
+import torch
 from mmengine.hooks import Hook
 from mmengine.model import is_model_wrapper
 from mmrazor.registry import HOOKS
 
 from .algorithm import StructuredSparsification
+from .fold import fold_permutations
 
-__all__ = ['PermutationUpdateHook', 'SparsityLambdaHook', 'next_lambda']
+__all__ = [
+    'PermutationUpdateHook', 'SparsityLambdaHook', 'FoldPermutationsHook',
+    'next_lambda'
+]
 
 
 def _algorithm(runner):
@@ -174,3 +179,43 @@ class SparsityLambdaHook(Hook):
         if state:
             self.reg_lambda = state['reg_lambda']
             self.last_sparsity = state['last_sparsity']
+
+
+@HOOKS.register_module()
+class FoldPermutationsHook(Hook):
+    """Test the folded form of a deploy model.
+
+    ``tools/test.py`` builds the deploy model
+    (:func:`~.deploy.StrucSparsDeploySubModel`) and loads its checkpoint;
+    before the first test batch this hook replaces ``module`` (the
+    classifier's backbone) by :func:`~.fold.fold_permutations` of it, traced
+    at that batch's preprocessed shape, so the test measures the model as it
+    would be deployed. Folding makes an inference-only copy, so validation
+    during (fine-)tuning keeps the unfolded model.
+
+    Args:
+        module (str): The submodule to fold, one whose forward takes the
+            preprocessed images. Defaults to 'backbone'.
+    """
+
+    priority = 'LOW'
+
+    def __init__(self, module='backbone'):
+        self.module = module
+
+    def before_test_epoch(self, runner):
+        self._folded = False
+
+    def before_test_iter(self, runner, batch_idx, data_batch=None):
+        if self._folded:
+            return
+        model = runner.model.module if is_model_wrapper(runner.model) else \
+            runner.model
+        submodule = model.get_submodule(self.module)
+        with torch.no_grad():
+            example = model.data_preprocessor(data_batch, False)['inputs']
+        model.set_submodule(self.module,
+                            fold_permutations(submodule, example[:1]))
+        self._folded = True
+        runner.logger.info(f'testing the folded {self.module} '
+                           '(channel permutations folded, BN fused)')
