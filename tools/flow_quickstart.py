@@ -7,7 +7,7 @@ with zero flow on synthetic and real data.
 1. Trains RAFT-S from scratch on the embedded FlyingPhotos data (layers
    textured with the photos shipped in scikit-image / scikit-learn, moving up
    to 64 px) through mmengine's Runner with
-   ``configs/raft/raft-small_1xb4-500it_flyingphotos-128x160.py``
+   ``configs/raft/raft-small_1xb4-600it_flyingphotos-128x160.py``
    (``tools/train.py`` on that config trains the same model), logging the loss
    and the ETA as it goes, and saves the checkpoint in the work dir.
 2. Evaluates it on FlyingPhotos' validation split and on the real Middlebury
@@ -39,7 +39,7 @@ from mmext.flow.evaluation.opencv_peers import (OPENCV_PEERS,
 
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 CONFIG = osp.join(REPO, 'configs', 'raft',
-                  'raft-small_1xb4-500it_flyingphotos-128x160.py')
+                  'raft-small_1xb4-600it_flyingphotos-128x160.py')
 SETS = (('val', 'FlyingPhotos val (32 pairs)'),
         ('test', 'Middlebury stereo pair, 1/4'))
 
@@ -55,15 +55,15 @@ def parse_args():
     parser.add_argument(
         '--iters',
         type=int,
-        help='training iterations (default: the config\'s 500, about 10 '
-        'minutes on an idle core; more train longer)')
+        help='training iterations (default: the config\'s 600, about 10 '
+        'minutes with 2 threads on 2 idle cores; more train longer)')
     parser.add_argument('--seed', type=int, default=0, help='random seed')
     parser.add_argument(
         '--threads',
         type=int,
-        default=1,
-        help='CPU threads of PyTorch (default 1: with more, a busy machine '
-        'slows every step down many times over)')
+        default=2,
+        help='CPU threads of PyTorch (default 2; use 1 on a busy machine, '
+        'where more threads than free cores slow every step down)')
     args = parser.parse_args()
     if args.iters is not None and args.iters < 1:
         parser.error('--iters must be positive')

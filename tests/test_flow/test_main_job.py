@@ -114,7 +114,7 @@ def quick_start(tmp_path_factory):
     """The main job, shortened: (its stdout, its work dir)."""
     work_dir = tmp_path_factory.mktemp('quick_start')
     result = run_tool(sys.executable, QUICK_START, '--iters', QUICK_ITERS,
-                      '--work-dir', work_dir, env=ENV)
+                      '--threads', 1, '--work-dir', work_dir, env=ENV)
     _assert_ok(result)
     return result.stdout, work_dir
 

@@ -18,7 +18,7 @@ from mmext.registry import MODELS
 from ..conftest import REPO, load_tool
 
 CONFIG = osp.join(REPO, 'configs', 'raft',
-                  'raft-small_1xb4-500it_flyingphotos-128x160.py')
+                  'raft-small_1xb4-600it_flyingphotos-128x160.py')
 DEMO = osp.join(REPO, 'demo', 'image_demo.py')
 
 
