@@ -47,19 +47,12 @@ def parse_args():
 def load_model(config: str, checkpoint: str, test_iters=None):
     """The model of ``config`` with the weights of ``checkpoint``, in eval
     mode on the CPU."""
-    from mmengine.registry import init_default_scope
-
-    from mmext.checkpoint import load_model_weights
-    from mmext.engine import load_config
-    from mmext.registry import MODELS
+    from mmext.engine import build_model, load_config
 
     cfg = load_config(config)
     if test_iters is not None:
         cfg.model.test_cfg.iters = test_iters
-    init_default_scope(cfg.get('default_scope', 'mmext'))
-    model = MODELS.build(cfg.model)
-    load_model_weights(model, checkpoint)
-    return model.eval()
+    return build_model(cfg, checkpoint)
 
 
 @cli_main

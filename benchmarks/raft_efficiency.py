@@ -34,18 +34,15 @@ import time
 
 import numpy as np
 import torch
-from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 from mmengine.runner.amp import autocast
 
 sys.path.insert(0, osp.dirname(osp.abspath(__file__)))
 from lcv_overhead import (CONFIGS, REPO, build, forward_seconds,  # noqa: E402
                           peak_bytes)
 
-from mmext.checkpoint import load_model_weights  # noqa: E402
+from mmext.engine import build_model  # noqa: E402
 from mmext.flow.datasets import MiddleburyStereoFlow  # noqa: E402
-from mmext.registry import MODELS  # noqa: E402
 
 CHECKPOINT = osp.join(REPO, 'work_dirs', 'fp', 'qs1000', 'iter_1000.pth')
 
@@ -164,12 +161,9 @@ def memory(model, size) -> dict:
 
 def middlebury_epe(checkpoint: str, scales) -> list:
     """(scale, EPE fp32, EPE bf16, mean |fp32 - bf16| flow) per scale."""
-    cfg = Config.fromfile(
-        sorted(glob.glob(osp.join(osp.dirname(checkpoint), '*.py')))[0])
-    init_default_scope(cfg.get('default_scope', 'mmext'))
-    model = MODELS.build(cfg.model)
-    load_model_weights(model, checkpoint)
-    model.eval()
+    model = build_model(
+        sorted(glob.glob(osp.join(osp.dirname(checkpoint), '*.py')))[0],
+        checkpoint)
     rows = []
     for scale in scales:
         dataset = MiddleburyStereoFlow(

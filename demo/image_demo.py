@@ -20,16 +20,14 @@ import cv2
 import numpy as np
 import torch
 from mmengine.dataset import pseudo_collate
-from mmengine.registry import init_default_scope
 from mmengine.runner.amp import autocast
 from mmengine.utils import mkdir_or_exist
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
-from mmext.checkpoint import load_model_weights
-from mmext.engine import UserError, check_not_swapped, cli_main, load_config
+from mmext.engine import (UserError, build_model, check_not_swapped, cli_main,
+                         load_config)
 from mmext.flow.datasets import LoadImageFromFile, PackFlowInputs, write_flow
 from mmext.flow.visualization import flow_to_color, max_flow_magnitude
-from mmext.registry import MODELS
 
 
 def parse_args():
@@ -123,10 +121,7 @@ def _check_large_enough(model, height: int, width: int, max_probes=16):
 def main():
     args = parse_args()
     cfg = load_config(args.config)
-    init_default_scope(cfg.get('default_scope', 'mmext'))
-    model = MODELS.build(cfg.model)
-    load_model_weights(model, args.checkpoint)
-    model.to(args.device).eval()
+    model = build_model(cfg, args.checkpoint, args.device)
 
     amp = args.amp or bool((cfg.get('test_cfg') or {}).get('fp16'))
     flow = estimate_flow(model, args.img1, args.img2, amp)

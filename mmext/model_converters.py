@@ -110,12 +110,9 @@ def check_fits_config(state_dict: dict, config: str,
     exact-fit check of ``tools/test.py`` (missing/unexpected keys listed)."""
     import mmext  # noqa: F401  (registers the mmext components)
     from mmext.checkpoint import load_state_dict_exactly
-    from mmext.engine import load_config
-    from mmengine.registry import MODELS, init_default_scope
+    from mmext.engine import build_model
 
-    cfg = load_config(config)
-    init_default_scope(cfg.get('default_scope', 'mmext'))
-    model = MODELS.build(cfg.model)
+    model = build_model(config)
     load_state_dict_exactly(
         model, state_dict, f'the converted checkpoint (for {config})',
         optional_keys=optional_keys)

@@ -187,6 +187,33 @@ def build_runner(cfg):
                 {}).from_cfg(cfg)
 
 
+def build_model(cfg, checkpoint=None, device='cpu'):
+    """The model of a config, as ``tools/test.py``'s Runner builds it (in the
+    config's default scope) with the weights of ``checkpoint`` loaded by the
+    exact-fit check, in eval mode on ``device``.
+
+    Args:
+        cfg (str | Config): A config file or a loaded config.
+        checkpoint (str, optional): A checkpoint file. Defaults to None
+            (the model's initialisation).
+        device (str): Defaults to 'cpu'.
+
+    Returns:
+        nn.Module: The model.
+    """
+    from mmengine.registry import MODELS, init_default_scope
+
+    from mmext.checkpoint import load_model_weights
+
+    if isinstance(cfg, str):
+        cfg = load_config(cfg)
+    init_default_scope(cfg.get('default_scope', 'mmext'))
+    model = MODELS.build(cfg.model)
+    if checkpoint is not None:
+        load_model_weights(model, checkpoint)
+    return model.to(device).eval()
+
+
 _FILE_ERRORS = (FileNotFoundError, FileExistsError, IsADirectoryError,
                 NotADirectoryError, PermissionError)
 

@@ -39,11 +39,10 @@ from mmengine.registry import init_default_scope
 from torch import Tensor
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
-from mmext.checkpoint import load_model_weights
-from mmext.engine import DictAction, cli_main, load_config
+from mmext.engine import DictAction, build_model, cli_main, load_config
 from mmext.flow.datasets.flow_io import UNKNOWN_FLOW_THRESH
 from mmext.flow.evaluation.metrics import EndPointError, FlowOutliers
-from mmext.registry import DATASETS, MODELS
+from mmext.registry import DATASETS
 
 CONDITIONS = ('clean', 'illumination', 'noise', 'fgsm', 'pgd')
 
@@ -179,10 +178,7 @@ class FlowModelUnderTest:
                  cfg_options: Optional[dict] = None) -> None:
         self.cfg = load_config(config, cfg_options)
         self.name = osp.splitext(osp.basename(config))[0]
-        init_default_scope(self.cfg.get('default_scope', 'mmext'))
-        self.model = MODELS.build(self.cfg.model)
-        load_model_weights(self.model, checkpoint)
-        self.model.to(device).eval()
+        self.model = build_model(self.cfg, checkpoint, device)
         # Attacks need gradients of the input only.
         self.model.requires_grad_(False)
 
