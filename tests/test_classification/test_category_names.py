@@ -3,10 +3,12 @@ name-initialised head, k-shot wrapper, configs (zero-shot, distillation).
 
 Everything runs on tiny randomly initialised CLIPs: no weights are downloaded.
 """
+import copy
 import functools
 import glob
 import os
 import os.path as osp
+import sys
 from types import SimpleNamespace
 from unittest import mock
 
@@ -20,7 +22,7 @@ from mmengine.config import Config
 from mmengine.hooks import Hook
 from mmengine.registry import init_default_scope
 from mmengine.runner import BaseLoop
-from mmext.checkpoint import CheckpointError
+from mmext.checkpoint import CheckpointError, load_model_weights
 from mmext.classification.datasets import FewShotDataset
 from mmext.classification.heads import DatasetClassNamesHook
 from mmext.classification.text import (CLIPBPETokenizer,
@@ -30,7 +32,8 @@ from mmext.classification.text import (CLIPBPETokenizer,
 from mmpretrain.models.multimodal.clip.clip import CLIP, PROMPT_MAP
 from mmpretrain.registry import MODELS
 
-REPO = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+from ..conftest import REPO, run_tool
+
 CONFIGS = osp.join(REPO, 'configs', 'category_names')
 WIDTH, PROJ, CONTEXT = 32, 24, 32
 
@@ -216,9 +219,10 @@ def _as_openai(state):
 
 def test_openai_weights_convert_to_clip_zero_shot(tiny_clip, tmp_path):
     import importlib.util
-    spec = importlib.util.spec_from_file_location(
-        'convert_openai_clip',
-        osp.join(REPO, 'tools', 'category_names', 'convert_openai_clip.py'))
+    tool_path = osp.join(REPO, 'tools', 'category_names',
+                         'convert_openai_clip.py')
+    spec = importlib.util.spec_from_file_location('convert_openai_clip',
+                                                  tool_path)
     tool = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(tool)
 
@@ -228,6 +232,16 @@ def test_openai_weights_convert_to_clip_zero_shot(tiny_clip, tmp_path):
     assert set(converted) == set(state)
     for key, value in converted.items():
         assert torch.equal(value.float(), state[key].half().float()), key
+
+    # The command line writes float32 weights that fit the model exactly.
+    result = run_tool(sys.executable, tool_path, tmp_path / 'openai.pt',
+                      tmp_path / 'converted.pth')
+    assert result.returncode == 0, result.stderr[-2000:]
+    model = copy.deepcopy(tiny_clip.model)
+    load_model_weights(model, str(tmp_path / 'converted.pth'))
+    for key, value in model.state_dict().items():
+        assert value.dtype == state[key].dtype
+        assert torch.equal(value, state[key].half().float()), key
 
 
 def test_head_is_the_normalised_text_prototypes(tiny_clip):

@@ -1,7 +1,7 @@
 """Convert OpenAI CLIP weights to mmpretrain's CLIP key names.
 
     python tools/category_names/convert_openai_clip.py ViT-B-16.pt \\
-        checkpoints/clip-vit-base-p16_openai.pth
+        checkpoints/clip-vit-base-p16_openai.pth [--config CONFIG]
 
 The result loads into mmpretrain's ``CLIPZeroShot`` (the zero-shot configs)
 and, by prefix, into the image tower and ``CLIPTextEncoder`` of the
@@ -10,17 +10,17 @@ name-initialised configs. The key mapping is that of mmpretrain's
 its wheel); besides, the archive's three size entries (``input_resolution``,
 ``context_length``, ``vocab_size``), which are not weights, are dropped.
 
-The source is OpenAI's released file (a TorchScript archive, as downloaded by
+``--config`` (e.g. a zero-shot config) checks that the result loads exactly
+into that config's model before it is written. The source is OpenAI's
+released file (a TorchScript archive, as downloaded by
 ``clip.load`` or open_clip) or a plain state dict with OpenAI's key names.
 """
-import argparse
-import os.path as osp
 from collections import OrderedDict
 
 import torch
-from mmengine import mkdir_or_exist
 
 from mmext.checkpoint import load_local_checkpoint
+from mmext.model_converters import converter_main
 
 NOT_WEIGHTS = ('input_resolution', 'context_length', 'vocab_size')
 # Renames inside visual.transformer.resblocks.<i>.
@@ -75,20 +75,7 @@ def load_openai(path):
         return checkpoint.get('state_dict', checkpoint)
 
 
-def main():
-    parser = argparse.ArgumentParser(description=__doc__.split('\n')[0])
-    parser.add_argument('src', help="OpenAI's CLIP file (e.g. ViT-B-16.pt)")
-    parser.add_argument('dst', help='the converted checkpoint to write')
-    args = parser.parse_args()
-    # OpenAI ships float16; training and CPU inference want float32.
-    weights = {
-        k: v.float() if v.is_floating_point() else v
-        for k, v in convert_clip(load_openai(args.src)).items()
-    }
-    mkdir_or_exist(osp.dirname(osp.abspath(args.dst)))
-    torch.save(weights, args.dst)
-    print(f'wrote {len(weights)} tensors to {args.dst}')
-
-
 if __name__ == '__main__':
-    main()
+    # OpenAI ships float16; the converter writes float32, as training and CPU
+    # inference want.
+    converter_main(convert_clip, __doc__.split('\n')[0], load=load_openai)
