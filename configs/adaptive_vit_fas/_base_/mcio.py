@@ -13,77 +13,27 @@ adaptive_backbone = dict(
     fwt_cfg=fwt_cfg)
 stage2_trainable = ['backbone.layers.*adapter*', 'backbone.layers.*.fwt.*']
 
-casia_train = dict(
+# Every domain's frame list read the same way; the domains differ by file.
+train_set = dict(
     type='FASFrameDataset',
     data_root=data_root,
-    ann_file='casia/train.txt',
     pipeline={{_base_.train_pipeline}})
-msu_train = dict(
+test_set = dict(
     type='FASFrameDataset',
     data_root=data_root,
-    ann_file='msu/train.txt',
-    pipeline={{_base_.train_pipeline}})
-replay_train = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='replay/train.txt',
-    pipeline={{_base_.train_pipeline}})
-oulu_train = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='oulu/train.txt',
-    pipeline={{_base_.train_pipeline}})
-celeb_train = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='celeb/train.txt',
-    pipeline={{_base_.train_pipeline}})
+    pipeline={{_base_.test_pipeline}},
+    test_mode=True)
+casia_train = dict(train_set, ann_file='casia/train.txt')
+msu_train = dict(train_set, ann_file='msu/train.txt')
+replay_train = dict(train_set, ann_file='replay/train.txt')
+oulu_train = dict(train_set, ann_file='oulu/train.txt')
+celeb_train = dict(train_set, ann_file='celeb/train.txt')
 # The first 5 live and 5 spoof frames as listed: the papers' 5 shots.
-casia_shots = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='casia/train.txt',
-    num_shots=5,
-    pipeline={{_base_.train_pipeline}})
-casia_test = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='casia/test.txt',
-    pipeline={{_base_.test_pipeline}},
-    test_mode=True)
-msu_shots = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='msu/train.txt',
-    num_shots=5,
-    pipeline={{_base_.train_pipeline}})
-msu_test = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='msu/test.txt',
-    pipeline={{_base_.test_pipeline}},
-    test_mode=True)
-replay_shots = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='replay/train.txt',
-    num_shots=5,
-    pipeline={{_base_.train_pipeline}})
-replay_test = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='replay/test.txt',
-    pipeline={{_base_.test_pipeline}},
-    test_mode=True)
-oulu_shots = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='oulu/train.txt',
-    num_shots=5,
-    pipeline={{_base_.train_pipeline}})
-oulu_test = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='oulu/test.txt',
-    pipeline={{_base_.test_pipeline}},
-    test_mode=True)
+casia_shots = dict(train_set, ann_file='casia/train.txt', num_shots=5)
+casia_test = dict(test_set, ann_file='casia/test.txt')
+msu_shots = dict(train_set, ann_file='msu/train.txt', num_shots=5)
+msu_test = dict(test_set, ann_file='msu/test.txt')
+replay_shots = dict(train_set, ann_file='replay/train.txt', num_shots=5)
+replay_test = dict(test_set, ann_file='replay/test.txt')
+oulu_shots = dict(train_set, ann_file='oulu/train.txt', num_shots=5)
+oulu_test = dict(test_set, ann_file='oulu/test.txt')

@@ -14,60 +14,24 @@ adaptive_backbone = dict(
     fwt_cfg=fwt_cfg)
 stage2_trainable = ['backbone.layers.*adapter*', 'backbone.layers.*.fwt.*']
 
-wmca_train = dict(
+# Every domain's frame list read the same way; the domains differ by file.
+train_set = dict(
     type='FASFrameDataset',
     data_root=data_root,
-    ann_file='wmca/train.txt',
     pipeline={{_base_.train_pipeline}})
-cefa_train = dict(
+test_set = dict(
     type='FASFrameDataset',
     data_root=data_root,
-    ann_file='cefa/train.txt',
-    pipeline={{_base_.train_pipeline}})
-surf_train = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='surf/train.txt',
-    pipeline={{_base_.train_pipeline}})
-celeb_train = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='celeb/train.txt',
-    pipeline={{_base_.train_pipeline}})
+    pipeline={{_base_.test_pipeline}},
+    test_mode=True)
+wmca_train = dict(train_set, ann_file='wmca/train.txt')
+cefa_train = dict(train_set, ann_file='cefa/train.txt')
+surf_train = dict(train_set, ann_file='surf/train.txt')
+celeb_train = dict(train_set, ann_file='celeb/train.txt')
 # The first 5 live and 5 spoof frames as listed: the papers' 5 shots.
-wmca_shots = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='wmca/train.txt',
-    num_shots=5,
-    pipeline={{_base_.train_pipeline}})
-wmca_test = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='wmca/test.txt',
-    pipeline={{_base_.test_pipeline}},
-    test_mode=True)
-cefa_shots = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='cefa/train.txt',
-    num_shots=5,
-    pipeline={{_base_.train_pipeline}})
-cefa_test = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='cefa/test.txt',
-    pipeline={{_base_.test_pipeline}},
-    test_mode=True)
-surf_shots = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='surf/train.txt',
-    num_shots=5,
-    pipeline={{_base_.train_pipeline}})
-surf_test = dict(
-    type='FASFrameDataset',
-    data_root=data_root,
-    ann_file='surf/test.txt',
-    pipeline={{_base_.test_pipeline}},
-    test_mode=True)
+wmca_shots = dict(train_set, ann_file='wmca/train.txt', num_shots=5)
+wmca_test = dict(test_set, ann_file='wmca/test.txt')
+cefa_shots = dict(train_set, ann_file='cefa/train.txt', num_shots=5)
+cefa_test = dict(test_set, ann_file='cefa/test.txt')
+surf_shots = dict(train_set, ann_file='surf/train.txt', num_shots=5)
+surf_test = dict(test_set, ann_file='surf/test.txt')
