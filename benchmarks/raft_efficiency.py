@@ -126,10 +126,9 @@ def compiled_times(args, model, inputs) -> dict:
         compiled(inputs, mode='tensor')
     times = {'compilation (wall s)': time.perf_counter() - start}
     runs = {'all-pairs fp32 eager': [], 'all-pairs fp32 torch.compile': []}
+    modules = list(zip(runs, (eager, compiled)))
     for repeat in range(max(args.repeats, 1)):
-        for name, module in (zip(runs, (eager, compiled)) if repeat % 2 == 0
-                             else reversed(list(zip(runs,
-                                                    (eager, compiled))))):
+        for name, module in (modules if repeat % 2 == 0 else modules[::-1]):
             start = time.process_time()
             with torch.no_grad():
                 module(inputs, mode='tensor')

@@ -567,7 +567,8 @@ def test_teacher_cache_gives_the_recomputed_fitness(interrupted_search):
     entry whose inputs differ (a shuffled loader) is not used."""
     loop = interrupted_search['loop']
     assert list(loop._teacher_cache) == [0]  # one batch of two pairs
-    cache, used = dict(loop._teacher_cache), loop._teacher_cache_used
+    cache, used, limit = (dict(loop._teacher_cache), loop._teacher_cache_used,
+                          loop.teacher_cache_bytes)
     cached = loop._val_candidate()
     inputs, buffers = cache[0]
     loop._teacher_cache[0] = (inputs + 1, [[torch.zeros_like(t)
@@ -581,7 +582,7 @@ def test_teacher_cache_gives_the_recomputed_fitness(interrupted_search):
         assert not loop._teacher_cache
     finally:
         loop._teacher_cache.update(cache)
-        loop.teacher_cache_bytes = 1024 * 2**20
+        loop.teacher_cache_bytes = limit
         loop._teacher_cache_used = used
     assert cached == recomputed and cached['alignment_distance'] > 0
 

@@ -203,19 +203,15 @@ class FoldPermutationsHook(Hook):
     def __init__(self, module='backbone'):
         self.module = module
 
-    def before_test_epoch(self, runner):
-        self._folded = False
-
     def before_test_iter(self, runner, batch_idx, data_batch=None):
-        if self._folded:
-            return
         model = runner.model.module if is_model_wrapper(runner.model) else \
             runner.model
         submodule = model.get_submodule(self.module)
+        if isinstance(submodule, torch.fx.GraphModule):
+            return  # folded by an earlier batch or test
         with torch.no_grad():
             example = model.data_preprocessor(data_batch, False)['inputs']
         model.set_submodule(self.module,
                             fold_permutations(submodule, example[:1]))
-        self._folded = True
         runner.logger.info(f'testing the folded {self.module} '
                            '(channel permutations folded, BN fused)')
