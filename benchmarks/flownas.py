@@ -18,8 +18,12 @@ measurements alternate inside every repeat and the medians are compared).
    search wall time, constraint checks (parameters counted) and FLOPs
    counts, side by side with the previous loop (``reference``: each
    candidate within the bound built as a standalone RAFT and counted in
-   full, the alignment distance from a second pass of the encoders), the
-   same candidates (same seed), alternating, ``--search-repeats`` each.
+   full, the alignment distance from a second pass of the encoders, the
+   BatchNorm calibration running the feature encoder too), the same
+   candidates (same seed), alternating, ``--search-repeats`` each. The
+   target's figures calibrate nothing; the shipped search configs
+   re-estimate BatchNorm statistics on 16 (toy) to 256 training pairs per
+   candidate (``--calibrate-samples``).
 3. Encoders: latency (no-grad forward of one image of ``--encoder-size``) and
    parameters of the feature encoders of FlowNAS-RAFT-S and -K against RAFT's.
 4. Parameters: the share of ``--subnets`` random subnets of the paper's
@@ -29,8 +33,9 @@ measurements alternate inside every repeat and the medians are compared).
 
 5. FLOPs check: the encoder FLOPs count of a candidate within the bound
    (FlowNAS-RAFT-S's encoders) at ``--flops-size`` (the Sintel search's
-   440x1024), encoders built and counted on the CPU (the previous loop) and
-   on the meta device (the current one), median of ``--repeats``.
+   440x1024): the encoders built and counted on the CPU, on the meta device,
+   and computed from their configs (the current loop), median of
+   ``--repeats``.
 
 ``--sections`` runs a subset, e.g. ``--sections params``.
 """
@@ -55,6 +60,8 @@ sys.path.insert(0, REPO)
 
 import mmext  # noqa: E402,F401
 from mmext.razor.flownas import FlowNASSearchLoop  # noqa: E402
+from mmrazor.models.task_modules.estimators.counters.flops_params_counter \
+    import get_model_flops_params  # noqa: E402
 from mmext.registry import DATASETS, MODELS  # noqa: E402
 
 CONFIGS = osp.join(REPO, 'configs')
@@ -76,6 +83,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument('--val-pairs', type=int, default=4)
     parser.add_argument('--population', type=int, default=6)
     parser.add_argument('--search-repeats', type=int, default=1)
+    parser.add_argument(
+        '--calibrate-samples',
+        type=int,
+        default=0,
+        help='training pairs of the BatchNorm calibration of each candidate')
     parser.add_argument('--params-limit', type=float, default=5.5)
     parser.add_argument(
         '--alignment-weight',
@@ -158,12 +170,27 @@ def reference_subnet_flops(loop, arch):
 
 
 @torch.no_grad()
+def reference_calibration(loop):
+    """The previous loop's BatchNorm calibration: the current one, plus the
+    feature encoder (InstanceNorm) on both images, which it also ran."""
+    loop.calibrate_bn_statistics(loop.runner.train_dataloader,
+                                 loop.calibrate_sample_num)
+    encoder, seen = loop.model.architecture.encoder, 0
+    for data_batch in loop.runner.train_dataloader:
+        inputs = loop.model.data_preprocessor(data_batch)['inputs']
+        for image in torch.split(inputs, encoder.in_channels, dim=1):
+            encoder(image)
+        seen += len(inputs)
+        if seen >= loop.calibrate_sample_num:
+            break
+
+
+@torch.no_grad()
 def reference_val_candidate(loop, use_predictor=False):
     """The previous loop's evaluation: the alignment distance from a second
     pass of the subnet's encoders after the flow estimate."""
     if loop.calibrate_sample_num > 0:
-        loop.calibrate_bn_statistics(loop.runner.train_dataloader,
-                                     loop.calibrate_sample_num)
+        reference_calibration(loop)
     loop.runner.model.eval()
     distance, count = 0., 0
     for data_batch in loop.dataloader:
@@ -216,7 +243,9 @@ def search_rate(args, reference=False):
                     # The same candidates in every run.
                     randomness=dict(seed=0),
                     train_dataloader=dict(
-                        val, dataset=shapes('train', args.val_size, 2)),
+                        val,
+                        dataset=shapes('train', args.val_size,
+                                       max(args.calibrate_samples, 2))),
                     optim_wrapper=dict(
                         optimizer=dict(type='AdamW', lr=1e-4)),
                     train_cfg=dict(
@@ -231,6 +260,7 @@ def search_rate(args, reference=False):
                         constraints_range=dict(params=(0.,
                                                        args.params_limit)),
                         alignment_weight=args.alignment_weight,
+                        calibrate_sample_num=args.calibrate_samples,
                         estimator_cfg=dict(
                             type='mmrazor.FlowResourceEstimator',
                             input_shape=(1, 6, *args.val_size))),
@@ -251,10 +281,19 @@ def search_rate(args, reference=False):
             measured.append(1)
             return subnet_flops(loop, *a, **k)
 
+        val_candidate = reference_val_candidate if reference \
+            else patched['_val_candidate']
+        evaluating = []
+
+        def timed_val_candidate(loop, *a, **k):
+            start = time.perf_counter()
+            metrics = val_candidate(loop, *a, **k)
+            evaluating.append(time.perf_counter() - start)
+            return metrics
+
         FlowNASSearchLoop._check_constraints = counted_check
         FlowNASSearchLoop._subnet_flops = counted_flops
-        if reference:
-            FlowNASSearchLoop._val_candidate = reference_val_candidate
+        FlowNASSearchLoop._val_candidate = timed_val_candidate
         try:
             seconds = timed(runner.train)
         finally:
@@ -263,6 +302,7 @@ def search_rate(args, reference=False):
         evaluated = runner.train_loop.num_evaluated
     return dict(
         seconds=seconds,
+        evaluating_seconds=sum(evaluating),
         evaluated=evaluated,
         checks=len(checks),
         measured=len(measured),
@@ -312,25 +352,46 @@ def params_share(args):
 
 
 def flops_check(args):
-    """Seconds of one encoder FLOPs count, CPU vs meta device, and the
-    counts (which must agree)."""
+    """Seconds of one encoder FLOPs count and the counts (which must agree):
+    the encoders built and counted on the CPU (the loop two versions ago),
+    on the meta device (the previous one), and computed from their configs
+    (the current one)."""
     from mmext.razor.flownas.loops import FlowResourceEstimator
     estimator = FlowResourceEstimator(input_shape=(1, 6, *args.flops_size))
     cfg = Config.fromfile(PUBLISHED['s']).model
+    padded = [size + -size % 8 for size in args.flops_size]
+
+    def counted(device):
+        with torch.device(device):
+            encoders = [
+                MODELS.build(cfg.encoder),
+                MODELS.build(cfg.cxt_encoder)
+            ]
+        return sum(
+            repeat * get_model_flops_params(
+                encoder.eval(), (1, 3, *padded),
+                units=None,
+                as_strings=False,
+                input_constructor=lambda shape: dict(
+                    x=torch.zeros(shape, device=device)))[0]
+            for encoder, repeat in zip(encoders, (2, 1)))
+
+    ways = dict(
+        cpu=lambda: counted('cpu'),
+        meta=lambda: counted('meta'),
+        analytic=lambda: estimator.count_encoder_flops(
+            cfg.encoder, cfg.cxt_encoder, 8))
     results = {}
     for repeat in range(args.repeats):
-        for device in ('cpu', 'meta'):
+        for name, count in ways.items():
             start = time.perf_counter()
-            with torch.device(device):
-                encoder = MODELS.build(cfg.encoder)
-                context = MODELS.build(cfg.cxt_encoder)
-            flops = estimator.count_encoder_flops(encoder, context, 8)
-            results.setdefault(device, []).append(
+            flops = count()
+            results.setdefault(name, []).append(
                 (time.perf_counter() - start, flops))
     return {
-        device: dict(
+        name: dict(
             seconds=statistics.median(r[0] for r in runs),
-            flops=runs[0][1]) for device, runs in results.items()
+            flops=runs[0][1]) for name, runs in results.items()
     }
 
 
@@ -356,10 +417,13 @@ def main():
         for name, search in results['search'].items():
             print(f'Search, {name} loop ({args.val_pairs} pairs of '
                   f'{args.val_size[0]}x{args.val_size[1]}, <= '
-                  f'{args.params_limit} M): {search["evaluated"]} candidates '
+                  f'{args.params_limit} M, calibration on '
+                  f'{args.calibrate_samples} pairs): {search["evaluated"]} '
+                  'candidates '
                   f'evaluated, {search["checks"]} constraint checks, '
                   f'{search["measured"]} FLOPs counts in '
-                  f'{search["seconds"]:.0f} s = '
+                  f'{search["seconds"]:.1f} s (evaluating candidates '
+                  f'{search["evaluating_seconds"]:.1f} s) = '
                   f'{search["evaluated_per_minute"]:.1f} candidates/min')
         rates = {name: search['evaluated_per_minute']
                  for name, search in results['search'].items()}
@@ -382,12 +446,11 @@ def main():
         print(f'Random subnets ({args.subnets}, seed 0) within the bound: '
               f'{shares}')
     if 'flops' in results:
-        cpu, meta = results['flops']['cpu'], results['flops']['meta']
+        flops = results['flops']
         print(f'Encoder FLOPs count at {args.flops_size[0]}x'
-              f'{args.flops_size[1]}: CPU {cpu["seconds"]:.2f} s, meta '
-              f'{meta["seconds"]:.2f} s (ratio '
-              f'{meta["seconds"] / cpu["seconds"]:.3f}); counts '
-              f'{cpu["flops"] / 1e9:.3f} / {meta["flops"] / 1e9:.3f} G')
+              f'{args.flops_size[1]}: ' + ', '.join(
+                  f'{name} {r["seconds"]:.4f} s ({r["flops"] / 1e9:.3f} G)'
+                  for name, r in flops.items()))
     if args.out:
         with open(args.out, 'w') as f:
             json.dump(results, f, indent=1)

@@ -13,6 +13,9 @@ thread (``lcv_overhead.forward_seconds``), medians of interleaved repeats:
   (``corr_op_cfg.memory_efficient=True``), all-pairs under bf16 autocast
   (mmengine's ``autocast``, as ``--amp`` and ``TestLoop(fp16=True)`` run it),
   and bf16 with channels_last weights and input.
+- Upsampling: inference upsampling only the final flow (RAFT's test mode)
+  against upsampling every iteration's (mmflow's decoder, and RAFT's
+  training path run without gradients), the same model, alternating.
 - With ``--compile``: ``torch.compile`` (inductor, default mode) of a copy of
   the fp32 all-pairs model, its first call (compilation) timed apart, then
   compiled and eager calls alternating ``--repeats`` times.
@@ -115,6 +118,24 @@ def time_variants(args, model, inputs) -> dict:
     return {name: statistics.median(runs) for name, runs in times.items()}
 
 
+def upsampling_times(args, model, inputs) -> dict:
+    """CPU seconds (medians) of inference upsampling every iteration's flow
+    and only the final one."""
+    model.decoder.iters = args.iters
+    model.test_cfg = dict(model.test_cfg or {}, iters=args.iters)
+    runs = [('every iteration upsampled', False),
+            ('final flow upsampled', True)]
+    times = {name: [] for name, _ in runs}
+    for repeat in range(args.repeats):
+        for name, test_mode in (runs if repeat % 2 == 0 else runs[::-1]):
+            start = time.process_time()
+            with torch.no_grad():
+                model.estimate(inputs, test_mode)
+            times[name].append(time.process_time() - start)
+            print(f'  {name}: {times[name][-1]:.2f} s CPU', flush=True)
+    return {name: statistics.median(runs) for name, runs in times.items()}
+
+
 def compiled_times(args, model, inputs) -> dict:
     """Compilation seconds (wall) and the medians of alternating eager and
     compiled calls (CPU seconds)."""
@@ -194,6 +215,8 @@ def main() -> None:
           'one thread, CPU time, eval + no_grad, seeded random weights')
     forward_seconds(model, inputs, 1)  # warm-up
     times = time_variants(args, model, inputs) if args.repeats else {}
+    upsampling = upsampling_times(args, model, inputs) if args.repeats \
+        else {}
     compiled = compiled_times(args, model, inputs) if args.compile else {}
     peaks = memory(model, args.memory_size) if all(args.memory_size) else {}
     rows = middlebury_epe(args.checkpoint, args.scales) if args.scales and (
@@ -205,6 +228,11 @@ def main() -> None:
         print('| --- | --- | --- |')
         for name, seconds in times.items():
             print(f'| {name} | {seconds:.2f} | {seconds / reference:.2f} |')
+    if upsampling:
+        every = upsampling['every iteration upsampled']
+        final = upsampling['final flow upsampled']
+        print(f'\nUpsampling: final flow only {final:.2f} s vs every '
+              f'iteration {every:.2f} s CPU (ratio {final / every:.2f})')
     if compiled:
         eager = compiled['all-pairs fp32 eager']
         print(f'\ntorch.compile: compilation '

@@ -204,7 +204,33 @@ def test_iterations_come_from_decoder_in_training_and_test_cfg_in_test():
     model = build(SMALL_RAFT)
     imgs = shifted_pair(64, 64)
     assert len(model.estimate(imgs, test_mode=False)) == 3
-    assert len(model.estimate(imgs, test_mode=True)) == 2
+    final, = model.estimate(imgs, test_mode=True)
+    model.decoder.iters = 2
+    every = model.estimate(imgs, test_mode=False)
+    assert len(every) == 2
+    assert torch.equal(final, every[-1])
+
+
+@pytest.mark.parametrize('cfg', [SMALL_RAFT, MMFLOW_RAFT])
+def test_inference_upsamples_only_the_final_flow(cfg):
+    """Bilinear (small) and convex (mask head) upsampling: the final flow
+    of a test-mode pass is that of a pass upsampling every iteration, with
+    the mask head run once."""
+    model = build(cfg, test_cfg=dict(iters=3)).eval()
+    imgs = shifted_pair(64, 64)
+    has_mask = model.decoder.mask_pred is not None
+    mask_calls = []
+    if has_mask:
+        model.decoder.mask_pred.register_forward_hook(
+            lambda *args: mask_calls.append(1))
+    with torch.no_grad():
+        final = model(imgs)
+        assert len(mask_calls) == has_mask
+        feat1, feat2, h, cxt = model.extract_feat(imgs)
+        every = model.decoder(
+            feat1, feat2, torch.zeros(1, 2, 8, 8), h, cxt, iters=3)
+    assert torch.equal(final, every[-1])
+    assert not torch.allclose(every[-2], every[-1])
 
 
 def test_loss_decreases_and_reaches_every_part():

@@ -7,6 +7,7 @@ update block, two refinement iterations) as supernet decoder and teacher,
 except the distributed run, which trains the CPU supernet config for two
 iterations.
 """
+import contextlib
 import copy
 import json
 import os.path as osp
@@ -29,6 +30,8 @@ from mmext.razor.flownas import (FLOWNAS_SEARCH_SPACE, FlowNAS,
                                  write_static_raft)
 from mmext.registry import DATASETS
 from mmext.registry import MODELS as MMEXT_MODELS
+from mmrazor.models.task_modules.estimators.counters.flops_params_counter \
+    import get_model_flops_params
 from mmrazor.registry import MODELS as RAZOR_MODELS
 from mmrazor.structures import Candidates
 from tests.conftest import REPO, run_tool
@@ -320,6 +323,31 @@ def test_export_equals_the_fixed_supernet(flownas, batch, tmp_path):
     assert torch.load(checkpoint)['meta']['arch'] == flownas.current_arch
 
 
+def test_static_copies_hold_the_exported_weights(flownas, batch):
+    """Both encoders (InstanceNorm and BatchNorm), a subnet that slices
+    channels, kernels and depths: the copies hold what mmrazor's export
+    slices, compute what the supernet computes, and keep its mode."""
+    flownas.set_arch(smallest())
+    _, exported = export_subnet(flownas)
+    imgs = flownas.data_preprocessor(batch)['inputs'][:, :3]
+    for name in ('encoder', 'context'):
+        supernet = getattr(flownas.architecture, name)
+        supernet.eval()
+        copy_ = supernet.static_copy()
+        assert type(copy_).__name__ == 'FlowNASEncoder'
+        assert not copy_.training
+        state = copy_.state_dict()
+        assert state.keys() == {
+            k[len(name) + 1:] for k in exported if k.startswith(name + '.')
+        }
+        for key, tensor in state.items():
+            # mmrazor's export restarts the BatchNorms' batch counters.
+            if not key.endswith('num_batches_tracked'):
+                assert torch.equal(tensor, exported[f'{name}.{key}']), key
+        with torch.no_grad():
+            torch.testing.assert_close(copy_(imgs), supernet(imgs))
+
+
 @pytest.mark.parametrize('name', sorted(PUBLISHED))
 def test_published_architectures_build_as_specified(name):
     cfg = Config.fromfile(osp.join(CONFIGS, name))
@@ -384,6 +412,29 @@ def test_subnet_parameters_are_counted_exactly_without_building(flownas):
     for arch in archs:
         built = MMEXT_MODELS.build(flownas.subnet_cfg(arch))
         assert flownas.subnet_num_params(arch) == count(built), arch
+
+
+@pytest.mark.parametrize('norm', ['IN', 'BN', 'SyncBN'])
+def test_encoder_flops_are_computed_exactly_without_building(norm):
+    """At an odd size (ceil at every stride), for the norms whose counts
+    differ: IN one FLOP per element, affine BN two, SyncBN none (mmrazor
+    has no counter for it)."""
+    estimator = FlowResourceEstimator(input_shape=(2, 6, 29, 37))
+    rng = random.Random(norm)
+    for _ in range(2):
+        arch = {
+            k: [rng.choice(c) for c in v]
+            for k, v in FLOWNAS_SEARCH_SPACE.items()
+        }
+        encoder, context = (
+            dict(type='FlowNASEncoder', in_channels=3, out_channels=out,
+                 norm_cfg=dict(type=norm), **arch) for out in (64, 96))
+        counted = sum(
+            repeat * get_model_flops_params(
+                MMEXT_MODELS.build(cfg).eval(), (2, 3, 32, 40),
+                units=None, as_strings=False)[0]
+            for cfg, repeat in ((encoder, 2), (context, 1)))
+        assert estimator.count_encoder_flops(encoder, context, 8) == counted
 
 
 # ---------------------------------------------------------------------------
@@ -561,6 +612,51 @@ def test_search_fitness_adds_the_alignment_distance(interrupted_search):
         best['alignment_distance'], rel=1e-5)
 
 
+def test_bn_calibration_averages_the_subnets_batch_statistics(tmp_path):
+    loop = search_runner(tmp_path, 100., tmp_path / 'unused.pth').train_loop
+    loop.model.set_arch(smallest())
+    context = loop.model.architecture.context
+    block = context.layer1[0].linear_conv
+    loop.model.eval()
+    before = block.bn.running_mean.clone(), block.bn.running_var.clone()
+    outputs, feature_calls = [], []
+    block.conv.register_forward_hook(
+        lambda module, args, out: outputs.append(out))
+    loop.model.architecture.encoder.register_forward_hook(
+        lambda *args: feature_calls.append(1))
+    with DefaultScope.overwrite_default_scope('mmext'):
+        dataset = DATASETS.build(dict(SHAPES, split='train'))
+    batches = [pseudo_collate([dataset[i]]) for i in range(2)]
+    loop.calibrate_bn_statistics(batches, 2)
+
+    # The feature encoder (InstanceNorm) has no statistics to estimate.
+    assert feature_calls == [] and len(outputs) == 2
+    width = smallest()['widths'][0]
+    assert outputs[0].shape[1] == width < len(before[0])
+    # Momentum None: the plain average of the two batches' statistics.
+    mean = torch.stack([out.mean((0, 2, 3)) for out in outputs]).mean(0)
+    var = torch.stack([out.var((0, 2, 3)) for out in outputs]).mean(0)
+    torch.testing.assert_close(block.bn.running_mean[:width], mean)
+    torch.testing.assert_close(block.bn.running_var[:width], var)
+    # The channels the subnet leaves out, and the settings, are kept.
+    assert torch.equal(block.bn.running_mean[width:], before[0][width:])
+    assert torch.equal(block.bn.running_var[width:], before[1][width:])
+    assert block.bn.momentum == 0.1 and not block.bn.training
+
+
+def test_candidates_scored_with_static_encoders_as_with_the_supernet(
+        interrupted_search, monkeypatch):
+    loop = interrupted_search['loop']
+    encoder = loop.model.architecture.encoder
+    static = loop._val_candidate()
+    assert 'forward' not in vars(encoder)  # the supernet's own again
+    monkeypatch.setattr(FlowNASSearchLoop, '_static_encoders',
+                        lambda self: contextlib.nullcontext())
+    dynamic = loop._val_candidate()
+    assert static == pytest.approx(dynamic, rel=1e-6)
+    assert static['alignment_distance'] > 0
+
+
 def test_teacher_cache_gives_the_recomputed_fitness(interrupted_search):
     """Candidates after the first read the teacher's features from the cache;
     their metrics equal those with the teacher recomputed, and a cached
@@ -597,6 +693,9 @@ def test_constraints_measure_flops_only_within_the_parameter_bound(
     count_flops = loop.estimator.count_flops
     loop.estimator.count_flops = lambda model, *args: counted.append(
         type(model).__name__) or count_flops(model, *args)
+    count_encoder_flops = loop.estimator.count_encoder_flops
+    loop.estimator.count_encoder_flops = lambda *args: counted.append(
+        'encoders') or count_encoder_flops(*args)
     is_pass, resources = loop._check_constraints(
         loop.model.arch_to_choices(largest()))
     # Counted, not built: no FLOPs or latency for a subnet over the bound.
@@ -605,13 +704,13 @@ def test_constraints_measure_flops_only_within_the_parameter_bound(
     small_choices = loop.model.arch_to_choices(smallest())
     is_pass, resources = loop._check_constraints(small_choices)
     # The encoders' FLOPs; the first measured subnet also counts the rest.
-    assert is_pass and counted == ['_RAFTEncoders', 'RAFT']
+    assert is_pass and counted == ['encoders', 'RAFT']
     assert resources['params'] == round(small / 1e6, 4)
     assert resources['flops'] > 0
     # Each architecture is measured once, the rest of RAFT once per search.
     loop._check_constraints(small_choices)
     loop._check_constraints(loop.model.arch_to_choices(largest()))
-    assert counted == ['_RAFTEncoders', 'RAFT']
+    assert counted == ['encoders', 'RAFT']
 
 
 def test_subnet_flops_equal_the_standalone_rafts_count(tmp_path, flownas):

@@ -100,7 +100,8 @@ class FlowEstimator(BaseModel, metaclass=ABCMeta):
 
         Args:
             imgs (Tensor): (B, 6, H, W) image pairs.
-            test_mode (bool): Whether to use the test settings.
+            test_mode (bool): Whether to use the test settings; only the
+                final flow is needed then, and may be all that is returned.
 
         Returns:
             List[Tensor]: (B, 2, H, W) flows, the final one last.

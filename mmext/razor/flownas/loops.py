@@ -16,8 +16,9 @@ top-k selection, mutation and crossover of the mutator's choices);
   only candidates within the parameter bound are measured (mmrazor measures
   every candidate in full, on a deep copy of the whole algorithm, teacher
   included). Only the encoders are searched, so the FLOPs of the standalone
-  RAFT are those of the candidate's encoders, counted on the estimator's
-  input, plus those of the rest, counted once with a full RAFT; a latency
+  RAFT are those of the candidate's encoders, computed from their
+  architecture for the estimator's input as mmrazor's counters would count
+  them, plus those of the rest, counted once with a full RAFT; a latency
   bound builds and runs each candidate's standalone RAFT;
 * every evaluated candidate is appended to ``candidates.jsonl`` and the
   population is saved in ``search_state.json`` (plain JSON) after sampling and
@@ -38,12 +39,14 @@ where the encoders, which hold all the BatchNorms, suffice.
 :class:`FlowResourceEstimator` extends mmrazor's ``ResourceEstimator`` with a
 latency measured on the CPU as well (mmrazor's counter refuses CPUs).
 """
+import contextlib
 import functools
 import json
 import os
 import os.path as osp
 import time
-from typing import Any, Callable, Dict, List, Optional, Tuple, Union
+from typing import (Any, Callable, Dict, Iterator, List, Optional, Tuple,
+                    Union)
 
 import torch
 from mmengine.evaluator import Evaluator
@@ -63,6 +66,7 @@ from mmext.flow.models.base import InputPadder
 from mmext.registry import MODELS as MMEXT_MODELS
 from .algorithm import FlowNAS
 from .export import export_subnet, write_static_raft
+from .searchable_encoder import FlowNASEncoder
 
 __all__ = ['FlowResourceEstimator', 'FlowNASSearchLoop']
 
@@ -72,22 +76,6 @@ def _zeros_input(input_shape: Tuple[int, ...],
     """A defined input for counting: mmrazor's default is uninitialised
     memory, which a flow model may turn into NaN flows."""
     return dict(inputs=torch.zeros(input_shape, device=device))
-
-
-class _RAFTEncoders(nn.Module):
-    """RAFT's encoders alone, called as :meth:`RAFT.extract_feat` calls
-    them: the feature encoder on each image, the context encoder on the
-    first."""
-
-    def __init__(self, encoder: nn.Module, context: nn.Module) -> None:
-        super().__init__()
-        self.encoder, self.context = encoder, context
-
-    def forward(self, inputs: torch.Tensor) -> None:
-        img1, img2 = torch.split(inputs, self.encoder.in_channels, dim=1)
-        self.encoder(img1)
-        self.encoder(img2)
-        self.context(img1)
 
 
 @TASK_UTILS.register_module()
@@ -165,16 +153,32 @@ class FlowResourceEstimator(ResourceEstimator):
         model.eval()
         return get_model_flops_params(model, **cfg)[0]
 
-    def count_encoder_flops(self, encoder: nn.Module, context: nn.Module,
+    def count_encoder_flops(self, encoder_cfg: dict, context_cfg: dict,
                             size_divisor: int) -> float:
-        """FLOPs of a RAFT's feature and context encoders, unrounded, run as
-        RAFT runs them on the estimator's (padded) input pair."""
+        """FLOPs of a RAFT's :class:`FlowNASEncoder` feature and context
+        encoders, unrounded, per pair of the estimator's (padded) input (the
+        counters' unit), run as RAFT runs them: the feature encoder on each
+        image, the context encoder on the first. Computed from their configs
+        (:meth:`FlowNASEncoder.num_flops`): the counters' count of the built
+        encoders, without building or running them."""
         padded = [
             size + -size % size_divisor for size in self.input_shape[-2:]
         ]
-        return self.count_flops(
-            _RAFTEncoders(encoder, context),
-            (*self.input_shape[:-2], *padded))
+
+        def flops(cfg: dict) -> float:
+            return FlowNASEncoder.num_flops(padded, self._flops_per_element,
+                                            **cfg)
+
+        return 2 * flops(encoder_cfg) + flops(context_cfg)
+
+    @staticmethod
+    def _flops_per_element(layer: nn.Module) -> float:
+        """What the counters charge ``layer`` per element (0 for a type
+        they do not count, such as SyncBatchNorm)."""
+        # Two by two: InstanceNorm needs more than one position.
+        flops = get_model_flops_params(
+            layer.eval(), (1, 1, 2, 2), units=None, as_strings=False)[0]
+        return flops / 4
 
     @torch.no_grad()
     def _latency(self,
@@ -217,10 +221,12 @@ class _SubnetBNCalibration:
         if calibrate_sample_num <= 0:
             return
         architecture = self.model.architecture
-        norms = [
-            module for encoder in (architecture.encoder, architecture.context)
-            for module in encoder.modules() if isinstance(module, _BatchNorm)
-        ]
+        encoder_norms = {
+            encoder:
+            [m for m in encoder.modules() if isinstance(m, _BatchNorm)]
+            for encoder in (architecture.encoder, architecture.context)
+        }
+        norms = [bn for group in encoder_norms.values() for bn in group]
         saved = [(bn.momentum, bn.num_batches_tracked.clone(), bn.training)
                  for bn in norms]
         for bn in norms:
@@ -233,7 +239,17 @@ class _SubnetBNCalibration:
         for data_batch in dataloader:
             inputs = self.model.data_preprocessor(data_batch)['inputs']
             padder = InputPadder(inputs.shape[-2:], architecture.size_divisor)
-            architecture.extract_feat(padder.pad(inputs))
+            img1, img2 = torch.split(
+                padder.pad(inputs), architecture.encoder.in_channels, dim=1)
+            # As RAFT runs them (the feature encoder on each image, the
+            # context encoder on the first), but only those with BatchNorms:
+            # RAFT's feature encoder has InstanceNorms, two thirds of the
+            # encoders' work.
+            for encoder, images in ((architecture.encoder, (img1, img2)),
+                                    (architecture.context, (img1, ))):
+                if encoder_norms[encoder]:
+                    for image in images:
+                        encoder(image)
             seen += len(inputs)
             if seen >= calibrate_sample_num:
                 break
@@ -569,26 +585,45 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
         self.runner.model.eval()
         distiller = self.model.distiller
         distance, count = 0., 0
-        for index, data_batch in enumerate(self.dataloader):
-            if not self.alignment_weight:
-                outputs = self.runner.model.val_step(data_batch)
-            else:
-                # The subnet's encoder features are recorded as it
-                # estimates the flow (as FlowNAS.alignment_distance would
-                # record them, without running the encoders again).
-                with distiller.student_recorders:
+        with self._static_encoders():
+            for index, data_batch in enumerate(self.dataloader):
+                if not self.alignment_weight:
                     outputs = self.runner.model.val_step(data_batch)
-                inputs = self.model.data_preprocessor(data_batch)['inputs']
-                self._record_teacher(index, inputs)
-                distance += float(
-                    sum(distiller.compute_distill_losses().values())) * len(
-                        inputs)
-                count += len(inputs)
-            self.evaluator.process(data_samples=outputs, data_batch=data_batch)
+                else:
+                    # The subnet's encoder features are recorded as it
+                    # estimates the flow (as FlowNAS.alignment_distance would
+                    # record them, without running the encoders again).
+                    with distiller.student_recorders:
+                        outputs = self.runner.model.val_step(data_batch)
+                    inputs = self.model.data_preprocessor(data_batch)['inputs']
+                    self._record_teacher(index, inputs)
+                    losses = distiller.compute_distill_losses()
+                    distance += float(sum(losses.values())) * len(inputs)
+                    count += len(inputs)
+                self.evaluator.process(
+                    data_samples=outputs, data_batch=data_batch)
         metrics = self.evaluator.evaluate(len(self.dataloader.dataset))
         if count:
             metrics['alignment_distance'] = distance / count
         return metrics
+
+    @contextlib.contextmanager
+    def _static_encoders(self) -> Iterator[None]:
+        """Let the supernet's encoders compute with static copies of the
+        current subnet's (:meth:`SearchableFlowNASEncoder.static_copy`):
+        mmrazor's dynamic ops slice their weights at every call, a quarter
+        of the encoders' time at toy sizes. The copies run inside the
+        encoders' own module calls, so hooks on them (the recorders of the
+        alignment distance) still see their outputs."""
+        encoders = [self.model.architecture.encoder,
+                    self.model.architecture.context]
+        for encoder in encoders:
+            encoder.forward = encoder.static_copy().forward
+        try:
+            yield
+        finally:
+            for encoder in encoders:
+                del encoder.forward
 
     def _record_teacher(self, index: int, inputs: torch.Tensor) -> None:
         """Fill the teacher's recorders with its encoder outputs on
@@ -645,14 +680,9 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
         count plus that of the rest, which is the same for every subnet (the
         encoders' outputs have fixed shapes) and counted once."""
         cfg = self.model.subnet_cfg(arch)
-        # The counters read shapes only, so encoders on the meta device give
-        # the same count without weights or arithmetic (40x faster at
-        # 440x1024, about as fast at toy sizes).
-        with torch.device('meta'):
-            encoder = MMEXT_MODELS.build(cfg['encoder'])
-            context = MMEXT_MODELS.build(cfg['cxt_encoder'])
         encoders = self.estimator.count_encoder_flops(
-            encoder, context, self.model.architecture.size_divisor)
+            cfg['encoder'], cfg['cxt_encoder'],
+            self.model.architecture.size_divisor)
         if self._flops_outside_encoders is None:
             self._flops_outside_encoders = self.estimator.count_flops(
                 self._standalone(arch)) - encoders

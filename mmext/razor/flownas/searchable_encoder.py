@@ -20,12 +20,13 @@ same module names, so a subnet's weights, sliced by mmrazor, load into the
 fixed encoder by name.
 """
 import copy
-from typing import Dict, List, Optional, Sequence, Union
+from typing import Callable, Dict, List, Optional, Sequence, Union
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
-from mmcv.cnn import ConvModule, build_conv_layer, build_norm_layer
+from mmcv.cnn import (ConvModule, build_activation_layer, build_conv_layer,
+                      build_norm_layer)
 from mmengine.model import BaseModule, Sequential
 from mmrazor.models.architectures.dynamic_ops import (BigNasConv2d,
                                                       DynamicBatchNorm2d,
@@ -268,6 +269,54 @@ class FlowNASEncoder(BaseModule):
                     total += channels * width
                 channels = width
         return total + channels * out_channels
+
+    @staticmethod
+    def num_flops(input_size: Sequence[int],
+                  element_flops: Callable[[nn.Module], float],
+                  in_channels: int,
+                  out_channels: int,
+                  widths: Sequence[int],
+                  depths: Sequence[int],
+                  kernel_sizes: Sequence[int],
+                  expand_ratios: Sequence[int],
+                  strides: Sequence[int] = FLOWNAS_STRIDES,
+                  stem_channels: int = 64,
+                  norm_cfg: dict = dict(type='BN'),
+                  act_cfg: dict = dict(type='ReLU'),
+                  **unused) -> float:
+        """The FLOPs of the encoder the other arguments (those of the
+        constructor) build, on one image of ``input_size`` (H, W), counted
+        without building or running it, as mmrazor's counters count a built
+        one: ``kernel_h * kernel_w * in_channels * out_channels / groups``
+        per output position of a convolution, ``element_flops(layer)`` per
+        element of a norm's input and of an activation's output (what the
+        counters charge that layer: 2 for an affine BatchNorm, 1 for ReLU),
+        nothing for the shortcut's functional pooling and addition.
+        """
+        norm_flops = element_flops(build_norm_layer(norm_cfg, 1)[1])
+        act_flops = element_flops(build_activation_layer(act_cfg))
+        # The stem has stride 2; a convolution of odd kernel k, padding
+        # k // 2 and stride s gives ceil(size / s).
+        rows, cols = (-(-size // 2) for size in input_size)
+        total = (in_channels * 49 + norm_flops + act_flops) * \
+            stem_channels * rows * cols
+        channels = stem_channels
+        for width, depth, kernel, expand, stride in zip(
+                widths, depths, kernel_sizes, expand_ratios, strides):
+            for j in range(depth):
+                mid = channels * expand
+                if expand != 1:
+                    total += (channels + norm_flops + act_flops) * mid * \
+                        rows * cols
+                if j == 0:
+                    rows, cols = -(-rows // stride), -(-cols // stride)
+                total += (kernel * kernel + norm_flops + act_flops) * mid * \
+                    rows * cols
+                total += (mid + norm_flops) * width * rows * cols
+                if channels != width:
+                    total += channels * width * rows * cols
+                channels = width
+        return total + channels * out_channels * rows * cols
 
     def forward(self, x: Tensor) -> Tensor:
         x = self.stem(x)
@@ -556,3 +605,23 @@ class SearchableFlowNASEncoder(FlowNASEncoder):
             stem_channels=self.stem_channels,
             norm_cfg=copy.deepcopy(self.static_norm_cfg),
             act_cfg=copy.deepcopy(self.act_cfg))
+
+    def static_copy(self) -> FlowNASEncoder:
+        """A :class:`FlowNASEncoder` of the current architecture holding
+        the weights this supernet uses for it, sliced as the mutables slice
+        them (the first channels of every tensor, the centre of the
+        depthwise kernels; the blocks beyond a stage's depth do not exist),
+        on the same device and in the same mode: it computes what the
+        supernet computes, without slicing again at every call."""
+        static = MODELS.build(self.static_cfg())
+        supernet = self.state_dict()
+        state = {}
+        for name, tensor in static.state_dict().items():
+            source = supernet[name]
+            state[name] = source[tuple(
+                slice(0, size) if dim < 2 else slice(
+                    (full - size) // 2, (full + size) // 2)
+                for dim, (size, full) in enumerate(
+                    zip(tensor.shape, source.shape)))]
+        static.load_state_dict(state)
+        return static.to(next(self.parameters()).device).train(self.training)
