@@ -209,7 +209,7 @@ def reference_val_candidate(loop, use_predictor=False):
 
 def search_rates(args):
     """The current and the reference loop's rates, medians of alternating
-    runs."""
+    runs, with the counts and seconds of a middle run by rate."""
     runs = {'reference': [], 'current': []}
     for repeat in range(args.search_repeats):
         order = list(runs) if repeat % 2 == 0 else list(runs)[::-1]
@@ -217,7 +217,8 @@ def search_rates(args):
             runs[name].append(search_rate(args, name == 'reference'))
     return {
         name: dict(
-            results[len(results) // 2],
+            sorted(results,
+                   key=lambda r: r['evaluated_per_minute'])[len(results) // 2],
             evaluated_per_minute=statistics.median(
                 r['evaluated_per_minute'] for r in results))
         for name, results in runs.items()

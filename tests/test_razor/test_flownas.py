@@ -416,9 +416,9 @@ def test_subnet_parameters_are_counted_exactly_without_building(flownas):
 
 @pytest.mark.parametrize('norm', ['IN', 'BN', 'SyncBN'])
 def test_encoder_flops_are_computed_exactly_without_building(norm):
-    """At an odd size (ceil at every stride), for the norms whose counts
-    differ: IN one FLOP per element, affine BN two, SyncBN none (mmrazor
-    has no counter for it)."""
+    """For the norms whose counts differ (IN one FLOP per element, affine BN
+    two, SyncBN none: mmrazor has no counter for it): one encoder at an odd
+    size (ceil at every stride), and the pair RAFT pads to 32x40."""
     estimator = FlowResourceEstimator(input_shape=(2, 6, 29, 37))
     rng = random.Random(norm)
     for _ in range(2):
@@ -429,12 +429,16 @@ def test_encoder_flops_are_computed_exactly_without_building(norm):
         encoder, context = (
             dict(type='FlowNASEncoder', in_channels=3, out_channels=out,
                  norm_cfg=dict(type=norm), **arch) for out in (64, 96))
-        counted = sum(
-            repeat * get_model_flops_params(
-                MMEXT_MODELS.build(cfg).eval(), (2, 3, 32, 40),
+        def counted(cfg, size):
+            return get_model_flops_params(
+                MMEXT_MODELS.build(cfg).eval(), (2, 3, *size),
                 units=None, as_strings=False)[0]
-            for cfg, repeat in ((encoder, 2), (context, 1)))
-        assert estimator.count_encoder_flops(encoder, context, 8) == counted
+
+        assert FlowNASEncoder.num_flops(
+            (29, 37), estimator._flops_per_element,
+            **encoder) == counted(encoder, (29, 37))
+        assert estimator.count_encoder_flops(encoder, context, 8) == \
+            2 * counted(encoder, (32, 40)) + counted(context, (32, 40))
 
 
 # ---------------------------------------------------------------------------
@@ -655,6 +659,25 @@ def test_candidates_scored_with_static_encoders_as_with_the_supernet(
     dynamic = loop._val_candidate()
     assert static == pytest.approx(dynamic, rel=1e-6)
     assert static['alignment_distance'] > 0
+
+
+def test_static_encoders_are_undone_when_copying_fails(interrupted_search,
+                                                     monkeypatch):
+    """An encoder forward set before (activation checkpointing sets one)
+    is kept, and no copy stays in place."""
+    raft = interrupted_search['loop'].model.architecture
+    own_forward = raft.encoder.forward
+    monkeypatch.setattr(raft.encoder, 'forward', own_forward)
+
+    def fail():
+        raise MemoryError('no room for the copy')
+
+    monkeypatch.setattr(raft.context, 'static_copy', fail)
+    with pytest.raises(MemoryError):
+        with interrupted_search['loop']._static_encoders():
+            pass
+    assert vars(raft.encoder)['forward'] == own_forward
+    assert 'forward' not in vars(raft.context)
 
 
 def test_teacher_cache_gives_the_recomputed_fitness(interrupted_search):

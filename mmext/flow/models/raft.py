@@ -872,7 +872,8 @@ class RAFTDecoder(BaseModule):
             iters (int, optional): Iterations; None uses ``self.iters``.
             final_only (bool): Upsample only the final flow (inference: the
                 mask head and the upsampling then run once instead of at
-                every iteration, 11% of RAFT's time at 12 iterations).
+                every iteration, 9% of RAFT's time at 368x496 with 12
+                iterations).
                 Defaults to False.
 
         Returns:

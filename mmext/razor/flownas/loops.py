@@ -82,9 +82,10 @@ def _zeros_input(input_shape: Tuple[int, ...],
 class FlowResourceEstimator(ResourceEstimator):
     """FLOPs, parameters and measured latency of a flow model.
 
-    FLOPs come from mmrazor's counters (module hooks: every convolution of
-    every refinement iteration counts; the correlation matmul and lookup are
-    not modules and do not). Parameters are the model's own count. Latency
+    FLOPs come from mmrazor's counters (module hooks, on RAFT's inference:
+    every convolution of every refinement iteration counts, the mask head
+    once, as it runs once; the correlation matmul and lookup are not modules
+    and do not). Parameters are the model's own count. Latency
     is the median wall time of a no-grad forward, on whatever device the
     model is.
 
@@ -160,7 +161,14 @@ class FlowResourceEstimator(ResourceEstimator):
         counters' unit), run as RAFT runs them: the feature encoder on each
         image, the context encoder on the first. Computed from their configs
         (:meth:`FlowNASEncoder.num_flops`): the counters' count of the built
-        encoders, without building or running them."""
+        encoders, without building or running them, so without the
+        counters' ``disabled_counters`` and ``spec_modules``."""
+        unsupported = {'disabled_counters', 'spec_modules'
+                       } & set(self.flops_params_cfg)
+        if unsupported:
+            raise ValueError(
+                f'flops_params_cfg: {sorted(unsupported)} cannot apply to '
+                'encoder FLOPs computed from their configs')
         padded = [
             size + -size % size_divisor for size in self.input_shape[-2:]
         ]
@@ -613,17 +621,22 @@ class FlowNASSearchLoop(_SubnetBNCalibration, EvolutionSearchLoop):
         current subnet's (:meth:`SearchableFlowNASEncoder.static_copy`):
         mmrazor's dynamic ops slice their weights at every call, a quarter
         of the encoders' time at toy sizes. The copies run inside the
-        encoders' own module calls, so hooks on them (the recorders of the
-        alignment distance) still see their outputs."""
+        encoders' own module calls, so hooks on the encoders (the recorders
+        of the alignment distance) still see their outputs; hooks on their
+        submodules would not fire."""
         encoders = [self.model.architecture.encoder,
                     self.model.architecture.context]
-        for encoder in encoders:
-            encoder.forward = encoder.static_copy().forward
+        own_forwards = [vars(encoder).get('forward') for encoder in encoders]
         try:
+            for encoder in encoders:
+                encoder.forward = encoder.static_copy().forward
             yield
         finally:
-            for encoder in encoders:
-                del encoder.forward
+            for encoder, forward in zip(encoders, own_forwards):
+                if forward is None:
+                    vars(encoder).pop('forward', None)
+                else:
+                    encoder.forward = forward
 
     def _record_teacher(self, index: int, inputs: torch.Tensor) -> None:
         """Fill the teacher's recorders with its encoder outputs on
