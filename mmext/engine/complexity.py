@@ -9,7 +9,7 @@ one multiply-add as one FLOP, as the OpenMMLab model zoos report.
 """
 import re
 from dataclasses import dataclass
-from typing import Optional, Tuple
+from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
@@ -35,12 +35,15 @@ class Complexity:
         part_params (int): Parameters of the analysed part.
         flops (int): FLOPs (multiply-adds) of one forward of the part on one
             input.
+        flops_by_module (dict): FLOPs of each child of the part that runs,
+            by name.
     """
     part: str
     input_shape: Tuple[int, int, int]
     params: int
     part_params: int
     flops: int
+    flops_by_module: Dict[str, int]
 
 
 def build_model(cfg, device: Optional[str] = None) -> nn.Module:
@@ -153,10 +156,15 @@ def model_complexity(cfg,
     analyzer = FlopAnalyzer(part, make_inputs(images))
     analyzer.unsupported_ops_warnings(False).uncalled_modules_warnings(False)
     with torch.no_grad():
-        flops = analyzer.total() // 2
+        by_module = analyzer.by_module()
+    children = {
+        name: by_module[name] // 2
+        for name, _ in part.named_children() if by_module.get(name)
+    }
     return Complexity(
         part=name,
         input_shape=(channels, height, width),
         params=count_parameters(model),
         part_params=parameter_count(part)[''],
-        flops=int(flops))
+        flops=int(by_module[''] // 2),
+        flops_by_module=children)

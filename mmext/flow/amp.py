@@ -24,7 +24,8 @@ def full_precision(like: Tensor) -> torch.autocast:
     upsampling of the flow in float32 under autocast: dot products over
     hundreds of channels, pixel coordinates in the hundreds and the final flow
     lose whole pixels' worth of precision in bfloat16 (8 mantissa bits), the
-    convolutions around them do not.
+    convolutions around them do not; RAFT keeps its encoders too (their
+    rounding adds up through their depth into the correlation).
     """
     return torch.autocast(like.device.type, enabled=False)
 

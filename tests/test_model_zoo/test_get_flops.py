@@ -35,6 +35,9 @@ def test_lenet_counts_equal_hand_computation(get_flops, tmp_path):
                             120 * 16 * 25 + 120 * 84 + 84 * 10)
     assert result.params == (6 * 25 + 6 + 16 * 6 * 25 + 16 + 120 * 16 * 25 +
                              120 + 120 * 84 + 84 + 84 * 10 + 10)
+    # Every multiply-add is in a child module that runs.
+    assert 'backbone' in result.flops_by_module
+    assert sum(result.flops_by_module.values()) == result.flops
 
 
 # One config per family: (config, analysed part, FLOPs ratio range when both

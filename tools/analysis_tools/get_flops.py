@@ -3,7 +3,8 @@
 
 The input size defaults to the one in the config's name (``-368x496``,
 ``-32px``), else its pipeline's crop, else 224. FLOPs count one multiply-add
-as one, per image (per image pair for flow), as the OpenMMLab zoos report.
+as one, per image (per image pair for flow), as the OpenMMLab zoos report;
+they are also given for each child module of the analysed part.
 """
 import argparse
 
@@ -44,6 +45,9 @@ def main(argv=None):
           f'params: {result.params / 1e6:.3f} M (analysed part '
           f'{result.part_params / 1e6:.3f} M)\n'
           f'flops: {result.flops:,} ({result.flops / 1e9:.3f} G)')
+    for name, flops in result.flops_by_module.items():
+        print(f'  {name}: {flops / 1e9:.3f} G '
+              f'({100 * flops / result.flops:.1f}%)')
     return result
 
 

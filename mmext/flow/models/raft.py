@@ -7,6 +7,7 @@ correlation pyramid, lookup, the recurrent update operator (motion encoder, GRU,
 flow head), convex upsampling, and the estimator that joins them.
 """
 import math
+from contextlib import nullcontext
 from typing import List, NamedTuple, Optional, Sequence, Tuple, Union
 
 import torch
@@ -963,6 +964,12 @@ class RAFT(FlowEstimator):
         freeze_bn (bool): Keep every BatchNorm in eval mode, also while training
             (running statistics frozen; affine weights still learn). Defaults
             to False.
+        fp32_encoders (bool): Run the encoders in float32 under autocast, so
+            that mixed precision covers the decoder only: their features
+            feed the float32 correlation, and bf16 rounding through their
+            depth moved a RAFT-S's full-size Middlebury EPE by +0.070 px
+            (-0.013 px with them in float32). They are 28% of RAFT's FLOPs
+            at 368x496 with 12 iterations, 6% of RAFT-S's. Defaults to True.
         train_cfg (dict, optional): Unused by RAFT. Defaults to None.
         test_cfg (dict, optional): ``iters`` overrides the decoder's iterations
             in 'predict' and 'tensor' modes. Defaults to None.
@@ -986,6 +993,7 @@ class RAFT(FlowEstimator):
                  cxt_encoder: dict,
                  decoder: dict,
                  freeze_bn: bool = False,
+                 fp32_encoders: bool = True,
                  train_cfg: Optional[dict] = None,
                  test_cfg: Optional[dict] = None,
                  data_preprocessor: Optional[Union[dict, nn.Module]] = None,
@@ -1012,6 +1020,7 @@ class RAFT(FlowEstimator):
                 'h_channels + cxt_channels must equal the context '
                 'encoder\'s out_channels')
         self.freeze_bn = freeze_bn
+        self.fp32_encoders = fp32_encoders
         self.train(self.training)
 
     def train(self, mode: bool = True) -> 'RAFT':
@@ -1026,10 +1035,12 @@ class RAFT(FlowEstimator):
                      imgs: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """Features of both images, GRU initial state and context of image 1."""
         img1, img2 = torch.split(imgs, self.encoder.in_channels, dim=1)
-        feat1 = self.encoder(img1)
-        feat2 = self.encoder(img2)
-        h_feat, cxt_feat = torch.split(
-            self.context(img1), [self.h_channels, self.cxt_channels], dim=1)
+        with full_precision(imgs) if self.fp32_encoders else nullcontext():
+            feat1 = self.encoder(img1)
+            feat2 = self.encoder(img2)
+            h_feat, cxt_feat = torch.split(
+                self.context(img1), [self.h_channels, self.cxt_channels],
+                dim=1)
         return feat1, feat2, torch.tanh(h_feat), torch.relu(cxt_feat)
 
     def estimate(self, imgs: Tensor, test_mode: bool) -> List[Tensor]:
