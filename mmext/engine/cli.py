@@ -7,6 +7,7 @@ import os.path as osp
 import re
 import sys
 import warnings
+from contextlib import nullcontext
 
 import torch
 import torch.distributed as torch_dist
@@ -189,26 +190,32 @@ def build_runner(cfg):
 
 def build_model(cfg, checkpoint=None, device='cpu'):
     """The model of a config, as ``tools/test.py``'s Runner builds it (in the
-    config's default scope) with the weights of ``checkpoint`` loaded by the
-    exact-fit check, in eval mode on ``device``.
+    config's default scope, after its custom imports) with the weights of
+    ``checkpoint`` loaded by the exact-fit check, in eval mode on ``device``.
 
     Args:
         cfg (str | Config): A config file or a loaded config.
         checkpoint (str, optional): A checkpoint file. Defaults to None
             (the model's initialisation).
-        device (str): Defaults to 'cpu'.
+        device (str): Defaults to 'cpu'. ``'meta'`` builds the parameters
+            without memory or initialisation, which is enough to count them.
 
     Returns:
         nn.Module: The model.
     """
     from mmengine.registry import MODELS, init_default_scope
+    from mmengine.utils import import_modules_from_strings
 
     from mmext.checkpoint import load_model_weights
 
     if isinstance(cfg, str):
         cfg = load_config(cfg)
+    if cfg.get('custom_imports'):
+        import_modules_from_strings(**cfg.custom_imports)
     init_default_scope(cfg.get('default_scope', 'mmext'))
-    model = MODELS.build(cfg.model)
+    # Any other device gets what the Runner builds (on the CPU), moved.
+    with torch.device('meta') if device == 'meta' else nullcontext():
+        model = MODELS.build(cfg.model)
     if checkpoint is not None:
         load_model_weights(model, checkpoint)
     return model.to(device).eval()

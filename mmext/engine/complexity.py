@@ -13,9 +13,9 @@ from typing import Dict, Optional, Tuple
 
 import torch
 from mmengine.analysis import FlopAnalyzer, parameter_count
-from mmengine.registry import MODELS, init_default_scope
-from mmengine.utils import import_modules_from_strings
 from torch import nn
+
+from .cli import build_model
 
 #: Where a config names its input size: ``..._flyingchairs-368x496.py``,
 #: ``..._digits-32px.py`` or ``..._procedural-fas-48px-5shot.py``.
@@ -44,24 +44,6 @@ class Complexity:
     part_params: int
     flops: int
     flops_by_module: Dict[str, int]
-
-
-def build_model(cfg, device: Optional[str] = None) -> nn.Module:
-    """The config's model, built in its default scope after its custom
-    imports, as the Runner builds it (without loading weights).
-
-    Args:
-        cfg (Config): A loaded config.
-        device (str, optional): ``'meta'`` builds parameters without memory,
-            which is enough to count them.
-    """
-    if cfg.get('custom_imports'):
-        import_modules_from_strings(**cfg.custom_imports)
-    init_default_scope(cfg.get('default_scope', 'mmengine'))
-    if device is None:
-        return MODELS.build(cfg.model)
-    with torch.device(device):
-        return MODELS.build(cfg.model)
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -19,6 +19,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
+from mmext.engine import build_model
 from tests.conftest import REPO, load_tool, run_tool
 
 LCV_TOOL = osp.join(REPO, 'tools', 'model_converters', 'lcv-raft_to_mmext.py')
@@ -283,15 +284,6 @@ def official_raft_encoder(state, net, x_rgb):
 # ---------------------------------------------------------------------------
 # Helpers
 # ---------------------------------------------------------------------------
-
-
-def build_model(config):
-    from mmengine.registry import MODELS, init_default_scope
-
-    from mmext.engine import load_config
-    cfg = load_config(config)
-    init_default_scope(cfg.get('default_scope', 'mmext'))
-    return MODELS.build(cfg.model).eval()
 
 
 def load_exactly(model, state_dict):

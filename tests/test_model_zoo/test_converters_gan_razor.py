@@ -250,13 +250,8 @@ def _groups_of(name):
 
 @pytest.fixture(scope='module')
 def cifar_model():
-    from mmengine.registry import MODELS, init_default_scope
-
-    from mmext.engine import load_config
-
-    cfg = load_config(CIFAR_CONFIG)
-    init_default_scope(cfg.get('default_scope', 'mmext'))
-    return MODELS.build(cfg.model).eval()
+    from mmext.engine import build_model
+    return build_model(CIFAR_CONFIG)
 
 
 @pytest.mark.parametrize('stage', ['finetune', 'sparsify'])

@@ -71,7 +71,8 @@ FAMILIES = [
 def test_get_flops_per_family(get_flops, config, part, shape, ratio):
     from mmengine.config import Config
 
-    from mmext.engine.complexity import build_model, count_parameters
+    from mmext.engine import build_model
+    from mmext.engine.complexity import count_parameters
     path = osp.join(REPO, 'configs', config)
     small = get_flops.main([path, '--shape', *map(str, shape)])
     large = get_flops.main([path, '--shape', *(str(2 * s) for s in shape)])

@@ -55,8 +55,8 @@ def test_mmengine_finds_configs_through_model_index():
 def test_recorded_parameters_match_built_models():
     """Models are built on the meta device (no memory, no init cost) where
     their init allows, once per distinct model dict."""
-    from mmext.engine import load_config
-    from mmext.engine.complexity import build_model, count_parameters
+    from mmext.engine import build_model, load_config
+    from mmext.engine.complexity import count_parameters
     counts = {}
     for _, _, model in _entries():
         cfg = load_config(osp.join(REPO, model['Config']))
