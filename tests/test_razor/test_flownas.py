@@ -24,8 +24,9 @@ from mmengine.runner import Runner
 
 import mmext  # noqa: F401
 from mmext.checkpoint import load_local_checkpoint, load_model_weights
-from mmext.razor.flownas import (FLOWNAS_SEARCH_SPACE, FlowNAS,
-                                 FlowNASEncoder, FlowNASSearchLoop,
+from mmext.engine import build_model
+from mmext.razor.flownas import (CHOICE_ALIASES, FLOWNAS_SEARCH_SPACE,
+                                 FlowNAS, FlowNASEncoder, FlowNASSearchLoop,
                                  FlowResourceEstimator, export_subnet,
                                  write_static_raft)
 from mmext.registry import DATASETS
@@ -34,7 +35,7 @@ from mmrazor.models.task_modules.estimators.counters.flops_params_counter \
     import get_model_flops_params
 from mmrazor.registry import MODELS as RAZOR_MODELS
 from mmrazor.structures import Candidates
-from tests.conftest import REPO, run_tool
+from tests.conftest import REPO, load_tool, run_tool
 
 CONFIGS = osp.join(REPO, 'configs', 'flownas')
 
@@ -346,6 +347,55 @@ def test_static_copies_hold_the_exported_weights(flownas, batch):
                 assert torch.equal(tensor, exported[f'{name}.{key}']), key
         with torch.no_grad():
             torch.testing.assert_close(copy_(imgs), supernet(imgs))
+
+
+def test_export_tool_writes_the_subnet_of_a_search_or_fix_subnet_file(
+        tmp_path, capsys):
+    """tools/flownas/export.py on the toy supernet: a search's
+    ``best_subnet.json`` and an mmrazor fix-subnet file of the same
+    architecture give the same standalone weights, which load exactly into
+    the written config; an incomplete fix-subnet file is refused."""
+    config = osp.join(CONFIGS, 'flownas-raft-small_supernet_1xb2-200it_'
+                      'flyingshapes-64x96.py')
+    cfg = Config.fromfile(config)
+    cfg.model.teacher_ckpt = None
+    torch.manual_seed(0)
+    supernet = build_model(cfg)
+    checkpoint = tmp_path / 'supernet.pth'
+    torch.save({'state_dict': supernet.state_dict()}, checkpoint)
+    arch = smallest()
+    search_result = tmp_path / 'best_subnet.json'
+    search_result.write_text(json.dumps({'arch': arch}))
+    fix_subnet = tmp_path / 'fix_subnet.json'
+    fix_subnet.write_text(json.dumps({
+        f'stage{i + 1}.{alias}': {'chosen': arch[key][i]}
+        for key, alias in CHOICE_ALIASES.items()
+        for i in range(len(arch[key]))
+    }))
+    tool = load_tool(osp.join(REPO, 'tools', 'flownas', 'export.py'))
+    base = osp.join(REPO, 'configs', 'raft',
+                    'raft-small_1xb8-600it_flyingshapes-64x96.py')
+    weights = []
+    for subnet in (search_result, fix_subnet):
+        out = tmp_path / subnet.stem
+        tool.main([config, str(checkpoint), str(subnet), '--base-config',
+                   base, '--out', str(out), '--check-shape', '64', '64'])
+        model_cfg = Config.fromfile(f'{out}.py').model
+        for name in ('encoder', 'cxt_encoder'):
+            assert {key: model_cfg[name][key] for key in arch} == arch
+        exported = MMEXT_MODELS.build(model_cfg)
+        load_model_weights(exported, f'{out}.pth')  # exact fit, or it raises
+        weights.append(exported.state_dict())
+    assert weights[0].keys() == weights[1].keys()
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    fix_subnet.write_text(json.dumps({'stage1.width': {'chosen': 56}}))
+    with pytest.raises(SystemExit):
+        tool.main([config, str(checkpoint), str(fix_subnet),
+                   '--base-config', base, '--out', str(tmp_path / 'bad')])
+    error = capsys.readouterr().err
+    assert f'{fix_subnet} names no complete FlowNAS architecture' in error
+    assert 'Traceback' not in error
+    assert not (tmp_path / 'bad.pth').exists()
 
 
 @pytest.mark.parametrize('name', sorted(PUBLISHED))

@@ -16,11 +16,9 @@ import re
 
 import torch
 from mmengine.fileio import load
-from mmengine.registry import init_default_scope
 
 import mmext  # noqa: F401  (applies the compatibility layer, registers mmext)
-from mmext.checkpoint import load_model_weights
-from mmext.engine import cli_main, load_config
+from mmext.engine import UserError, build_model, cli_main, load_config
 from mmext.razor.flownas import (CHOICE_ALIASES, export_subnet,
                                  write_static_raft)
 from mmext.registry import MODELS
@@ -65,7 +63,7 @@ def read_arch(path):
             stages.setdefault(_KEYS[match.group(2)], {})[int(
                 match.group(1))] = value
     if set(stages) != set(_KEYS.values()):
-        raise ValueError(f'{path} names no complete FlowNAS architecture')
+        raise UserError(f'{path} names no complete FlowNAS architecture')
     return {key: [v[i] for i in sorted(v)] for key, v in stages.items()}
 
 
@@ -73,13 +71,10 @@ def read_arch(path):
 def main(argv=None):
     args = parse_args(argv)
     cfg = load_config(args.config)
-    init_default_scope(cfg.get('default_scope', 'mmext'))
     # The teacher's weights come with the supernet checkpoint.
     cfg.model.teacher_ckpt = None
-    flownas = MODELS.build(cfg.model)
-    load_model_weights(flownas, args.checkpoint)
+    flownas = build_model(cfg, args.checkpoint)
     arch = read_arch(args.subnet)
-    flownas.eval()
     model_cfg, state_dict = export_subnet(flownas, arch)
     static = MODELS.build(model_cfg)
     static.load_state_dict(state_dict)
